@@ -1,0 +1,96 @@
+// The resolved intermediate form the evaluator runs: variables are frame slots,
+// globals are data/input roots, calls point at their target, constants are
+// folded, and every body is already in a safe evaluation order.
+import type { Location } from "./ast.js";
+import type { BuiltinDef } from "./builtins/registry.js";
+import type { Value } from "./value.js";
+
+export type CTerm =
+  | { t: "val"; v: Value }
+  | { t: "var"; slot: number; name: string }
+  | { t: "data" }
+  | { t: "input" }
+  | { t: "ref"; head: CTerm; path: CTerm[]; loc: Location }
+  | { t: "array"; items: CTerm[] }
+  | { t: "set"; items: CTerm[] }
+  | { t: "object"; items: [CTerm, CTerm][]; loc: Location }
+  | { t: "comp"; kind: "array" | "set" | "object"; key: CTerm | null; term: CTerm; body: CBody }
+  /** `order`: operand evaluation order when it differs from the textual one. */
+  | { t: "call"; target: CallTarget; args: CTerm[]; loc: Location; order?: number[] };
+
+export type CallTarget =
+  | { kind: "builtin"; name: string; def: BuiltinDef }
+  | { kind: "user"; name: string; path: string[] }
+  | { kind: "print" };
+
+export type CWith =
+  | { kind: "input"; path: string[]; value: CTerm }
+  | { kind: "data"; path: string[]; value: CTerm }
+  /** Replaces a function: by another function (`fn`) or by a constant value. */
+  | { kind: "fn"; key: string; fn: CallTarget | null; value: CTerm | null };
+
+export type CExpr =
+  | { t: "unify"; a: CTerm; b: CTerm; loc: Location }
+  | { t: "truthy"; term: CTerm; loc: Location }
+  | { t: "somein"; key: CTerm | null; value: CTerm; coll: CTerm; loc: Location }
+  | { t: "every"; key: CTerm | null; value: CTerm; domain: CTerm; body: CBody; loc: Location }
+  | { t: "not"; expr: CExpr; loc: Location }
+  | { t: "with"; expr: CExpr; withs: CWith[]; loc: Location }
+  | { t: "nop"; loc: Location };
+
+export interface CBody {
+  exprs: CExpr[];
+  loc: Location;
+}
+
+/** One rule definition, or one link of an else chain. */
+export interface CRule {
+  /** Function parameters as patterns; null for non-functions. */
+  params: CTerm[] | null;
+  body: CBody;
+  /** `contains` element, or null. */
+  key: CTerm | null;
+  /** Head value (true when omitted). */
+  value: CTerm;
+  /** Dynamic part of a ref head after the static prefix (partial object rules). */
+  dynamic: CTerm[];
+  nslots: number;
+  loc: Location;
+  /** The value is the same for every solution (a constant): one solution suffices. */
+  constValue: boolean;
+}
+
+export type RuleKind = "complete" | "multi" | "partial" | "function";
+
+export interface RuleDef {
+  kind: RuleKind;
+  /** Full static path under data, e.g. ["authz", "allow"]. */
+  path: string[];
+  chain: CRule[];
+  isDefault: boolean;
+  loc: Location;
+  /** Name used in messages: `data.authz.allow`. */
+  name: string;
+}
+
+/** A node of the rule tree: one path under `data`, with the rules defined exactly there. */
+export class TreeNode {
+  readonly children = new Map<string, TreeNode>();
+  readonly complete: RuleDef[] = [];
+  defaultRule: RuleDef | null = null;
+  readonly multi: RuleDef[] = [];
+  readonly partial: RuleDef[] = [];
+  readonly functions: RuleDef[] = [];
+  constructor(readonly path: string[]) {}
+
+  get hasRules(): boolean {
+    return this.complete.length > 0 || this.defaultRule !== null || this.multi.length > 0 || this.partial.length > 0;
+  }
+  /** A function leaf: it has no document of its own. */
+  get onlyFunctions(): boolean {
+    return this.functions.length > 0 && !this.hasRules && this.children.size === 0;
+  }
+  get name(): string {
+    return "data" + this.path.map((p) => "." + p).join("");
+  }
+}
