@@ -31,15 +31,25 @@ The gateway demo (mTLS listener, authenticators, decision cache) arrives with
 the gateway issue.
 `;
 
-/** A sample request in the policy input shape (docs: design brief, "Policy input document"). */
-const SAMPLE_INPUT = {
+/** Sample requests in the policy input shape (design brief, "Policy input document"). */
+const AGENT = {
   segment: "payments",
   request: { method: "POST", path: "/mcp", host: "payments.internal", headers: {}, query: {} },
-  peer: { spiffe_id: "spiffe://corp.example/agent/planner", trust_domain: "corp.example" },
+  peer: { spiffe_id: "spiffe://demo.portcullis/agent/planner", trust_domain: "demo.portcullis" },
+  token: { type: "jwt", scopes: ["payments:read"], client_id: "planner", sender_constraint: "mtls" },
   caller: { type: "ai-agent", reason: "spiffe path /agent/*" },
-  attestation: { status: "affirming" },
-  rpc: { protocol: "mcp", method: "tools/call", tool: "send_payment", params: {} },
+  delegation: { chain: [{ sub: "user:alice" }, { sub: "spiffe://demo.portcullis/agent/planner" }], depth: 1 },
+  attestation: { status: "affirming", age_seconds: 12 },
+  rpc: { protocol: "mcp", method: "tools/call", tool: "get_balance", params: {} },
 };
+
+const SAMPLES: { title: string; input: unknown }[] = [
+  { title: "an attested AI agent calls an MCP tool with the scope it needs", input: AGENT },
+  {
+    title: "the same agent without an attestation result",
+    input: { ...AGENT, attestation: { status: "none" } },
+  },
+];
 
 function hasRego(dir: string): boolean {
   try {
@@ -67,15 +77,23 @@ export async function runDemo(argv: string[], io: IO): Promise<ExitCode> {
   }
   const shown = relative(process.cwd(), policies) || ".";
   const query = "data.portcullis.authz.decision";
-  io.out(`\nSample request (policy input):\n${JSON.stringify(SAMPLE_INPUT, null, 2)}\n`);
-  io.out(`\n$ portcullis eval -d ${shown} -i <sample request> '${query}'\n`);
+  let policy;
   try {
     const loaded = loadPaths([policies]);
-    const policy = compile({ modules: loaded.modules, data: loaded.data as Value });
-    const rows = evaluate(policy, { query, input: SAMPLE_INPUT, print: (msg) => io.err(msg + "\n") });
-    io.out(formatJSON(rows));
+    policy = compile({ modules: loaded.modules, data: loaded.data as Value });
   } catch (e) {
     io.err(formatErrors(e));
+    return 0;
+  }
+  for (const [i, sample] of SAMPLES.entries()) {
+    io.out(`\nRequest ${i + 1}: ${sample.title}\n${JSON.stringify(sample.input)}\n`);
+    io.out(`$ portcullis eval -d ${shown} -i request-${i + 1}.json '${query}'\n`);
+    try {
+      const rows = evaluate(policy, { query, input: sample.input, print: (msg) => io.err(msg + "\n") });
+      io.out(formatJSON(rows));
+    } catch (e) {
+      io.err(formatErrors(e));
+    }
   }
   return 0;
 }

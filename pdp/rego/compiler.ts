@@ -127,7 +127,11 @@ export class BodyCompiler {
           break;
         }
       }
-      for (const w of e.with) visit(w.value, false);
+      for (const w of e.with) {
+        // `with f as count`: a function named as the replacement is not a variable.
+        if ((w.value.type === "var" || w.value.type === "ref") && this.functionRefTarget(w.value)) continue;
+        visit(w.value, false);
+      }
     }
   }
 
@@ -373,9 +377,9 @@ export class BodyCompiler {
   }
 
   private withMod(w: ast.WithModifier): CWith {
-    const value = this.term(w.value);
     const target = w.target;
     const valueFn = w.value.type === "var" || w.value.type === "ref" ? this.functionRefTarget(w.value) : null;
+    const value: CTerm = valueFn ? { t: "val", v: null } : this.term(w.value);
     if (target.type === "var" || target.type === "ref") {
       const head = target.type === "var" ? target : target.head;
       const path = target.type === "var" ? [] : target.path;
@@ -448,6 +452,7 @@ export class BodyCompiler {
         const outs = this.exprOuts(e, b);
         if (outs === null) continue;
         this.orderNested(e, b);
+        this.markDet(e, b);
         for (const s of outs) b.add(s);
         out.push(e);
         remaining.splice(i, 1);
@@ -461,6 +466,22 @@ export class BodyCompiler {
     }
     body.exprs = out.concat(remaining);
     return b;
+  }
+
+  /** Marks expressions that can run on the deterministic fast path given the bound slots. */
+  private markDet(e: CExpr, b: Set<number>): void {
+    if (e.t === "truthy") {
+      e.det = this.isDet(e.term, b);
+    } else if (e.t === "unify") {
+      const da = this.isDet(e.a, b);
+      const db = this.isDet(e.b, b);
+      e.det = (da && db) || (da && e.b.t === "var") || (db && e.a.t === "var");
+    }
+  }
+
+  private isDet(t: CTerm, b: Set<number>): boolean {
+    const outs = this.evalOuts(t, b);
+    return outs !== null && outs.length === 0 && !hasRelation(t);
   }
 
   private reportUnsafe(e: CExpr, b: Set<number>): void {
@@ -803,6 +824,23 @@ export class BodyCompiler {
       left = next;
     }
     return outs;
+  }
+}
+
+/** A call to a builtin that yields several results (walk) is never deterministic. */
+function hasRelation(t: CTerm): boolean {
+  switch (t.t) {
+    case "ref":
+      return hasRelation(t.head) || t.path.some(hasRelation);
+    case "array":
+    case "set":
+      return t.items.some(hasRelation);
+    case "object":
+      return t.items.some(([k, v]) => hasRelation(k) || hasRelation(v));
+    case "call":
+      return (t.target.kind === "builtin" && t.target.def.relation === true) || t.args.some(hasRelation);
+    default:
+      return false;
   }
 }
 

@@ -5,7 +5,7 @@
 import type { Location } from "./ast.js";
 import { BuiltinError, type BuiltinContext } from "./builtins/registry.js";
 import { RegoError } from "./errors.js";
-import type { CBody, CExpr, CRule, CTerm, CWith, CallTarget, RuleDef, TreeNode } from "./ir.js";
+import type { CBody, CExpr, CRule, CTerm, CWith, CallTarget, RuleDef, StaticRes, TreeNode } from "./ir.js";
 import { pathKey } from "./compiler.js";
 import {
   ObjectBuilder,
@@ -85,8 +85,107 @@ export class Evaluator {
   // ---- bodies and expressions ----
 
   evalBody(exprs: CExpr[], i: number, f: Value[], k: K): boolean | void {
-    if (i === exprs.length) return k();
-    return this.evalExpr(exprs[i]!, f, () => this.evalBody(exprs, i + 1, f, k));
+    // Deterministic expressions run in a loop; the slots they bind are undone on the way out.
+    let bound: number[] | null = null;
+    try {
+      for (; i < exprs.length; i++) {
+        const e = exprs[i]!;
+        if (e.t === "truthy" && e.det) {
+          this.tick(e.loc);
+          const v = this.det(e.term, f);
+          if (v === undefined || v === false) return undefined;
+        } else if (e.t === "unify" && e.det) {
+          this.tick(e.loc);
+          const r = this.detUnify(e.a, e.b, f);
+          if (r === false) return undefined;
+          if (r !== true) (bound ??= []).push(r);
+        } else {
+          return this.evalExpr(e, f, () => this.evalBody(exprs, i + 1, f, k));
+        }
+      }
+      return k();
+    } finally {
+      if (bound) for (const s of bound) f[s] = undefined as unknown as Value;
+    }
+  }
+
+  /** Unification on the fast path: true/false, or the slot it bound. */
+  private detUnify(a: CTerm, b: CTerm, f: Value[]): boolean | number {
+    if (a.t === "var" && f[a.slot] === undefined) {
+      const v = this.det(b, f);
+      if (v === undefined) return false;
+      f[a.slot] = v;
+      return a.slot;
+    }
+    if (b.t === "var" && f[b.slot] === undefined) {
+      const v = this.det(a, f);
+      if (v === undefined) return false;
+      f[b.slot] = v;
+      return b.slot;
+    }
+    const va = this.det(a, f);
+    if (va === undefined) return false;
+    const vb = this.det(b, f);
+    return vb !== undefined && equal(va, vb);
+  }
+
+  /** The single value of a deterministic term, or undefined. */
+  private det(t: CTerm, f: Value[]): Value | undefined {
+    switch (t.t) {
+      case "val":
+        return t.v;
+      case "var":
+        return f[t.slot];
+      case "input":
+        return this.input;
+      case "ref": {
+        let v: Value | undefined;
+        let i = 0;
+        if (t.head.t === "data") {
+          if (this.dataOverrides) return this.first(t, f);
+          const res = t.res ?? (t.res = this.resolveStatic(t.path));
+          if (res.kind === "rule") {
+            v = this.nodeValue(res.node, undefined, res.node.path);
+            i = res.depth;
+          } else if (res.kind === "base") {
+            v = res.value;
+            i = res.depth;
+          } else if (res.kind === "undefined") return undefined;
+          else return this.first(t, f);
+        } else v = t.head.t === "input" ? this.input : this.det(t.head, f);
+        for (; i < t.path.length; i++) {
+          if (v === undefined) return undefined;
+          const p = t.path[i]!;
+          const key = p.t === "val" ? p.v : this.det(p, f);
+          if (key === undefined) return undefined;
+          v = lookup(v, key);
+        }
+        return v;
+      }
+      case "call": {
+        if (t.target.kind === "print" || t.order) return this.first(t, f);
+        const args = new Array<Value>(t.args.length);
+        for (let i = 0; i < args.length; i++) {
+          const v = this.det(t.args[i]!, f);
+          if (v === undefined) return undefined;
+          args[i] = v;
+        }
+        return this.callValue(t.target, args, t.loc);
+      }
+      case "comp":
+        return this.evalComprehension(t, f);
+      default:
+        return this.first(t, f);
+    }
+  }
+
+  private first(t: CTerm, f: Value[]): Value | undefined {
+    let out: Value | undefined;
+    this.evalTerm(t, f, (v) => {
+      out = v;
+      return true;
+    });
+    return out;
   }
 
   private tick(loc: Location): void {
@@ -280,7 +379,22 @@ export class Evaluator {
       case "data":
         return this.walkData(this.root, this.baseData, [], 0, f, k, []);
       case "ref":
-        if (t.head.t === "data") return this.walkData(this.root, this.baseData, t.path, 0, f, k, []);
+        if (t.head.t === "data") {
+          if (this.dataOverrides) return this.walkData(this.root, this.baseData, t.path, 0, f, k, []);
+          const res = t.res ?? (t.res = this.resolveStatic(t.path));
+          switch (res.kind) {
+            case "rule": {
+              const v = this.nodeValue(res.node, undefined, res.node.path);
+              return v === undefined ? undefined : this.evalPath(v, t.path, res.depth, f, k);
+            }
+            case "base":
+              return this.evalPath(res.value, t.path, res.depth, f, k);
+            case "undefined":
+              return undefined;
+            default:
+              return this.walkData(this.root, this.baseData, t.path, 0, f, k, []);
+          }
+        }
         if (t.head.t === "input") {
           return this.input === undefined ? undefined : this.evalPath(this.input, t.path, 0, f, k);
         }
@@ -435,6 +549,29 @@ export class Evaluator {
       return v === undefined ? undefined : this.evalPath(v, path, i, f, k);
     }
     return this.evalTerm(p, f, step);
+  }
+
+  /**
+   * Follows the constant prefix of a data ref through the rule tree and base
+   * data once, so that evaluation jumps straight to the rule or document.
+   */
+  private resolveStatic(path: CTerm[]): StaticRes {
+    let node: TreeNode | undefined = this.root;
+    let base: Value | undefined = this.baseData;
+    for (let i = 0; i < path.length; i++) {
+      if (node && node.hasRules) {
+        return base === undefined ? { kind: "rule", node, depth: i } : { kind: "dynamic" };
+      }
+      const p = path[i]!;
+      if (p.t !== "val" || typeof p.v !== "string") {
+        return node ? { kind: "dynamic" } : base === undefined ? { kind: "undefined" } : { kind: "base", value: base, depth: i };
+      }
+      node = node?.children.get(p.v);
+      base = base === undefined ? undefined : lookupBase(base, p.v);
+      if (!node) return base === undefined ? { kind: "undefined" } : { kind: "base", value: base, depth: i + 1 };
+    }
+    if (node && node.hasRules && base === undefined) return { kind: "rule", node, depth: path.length };
+    return { kind: "dynamic" };
   }
 
   private overrideBelow(cur: string[]): boolean {
@@ -593,6 +730,41 @@ export class Evaluator {
 
   // ---- calls ----
 
+  /** A call's single value (relations and mocks go through callFunction). */
+  private callValue(target: CallTarget, args: Value[], loc: Location): Value | undefined {
+    if (this.fnOverrides || (target.kind === "builtin" && target.def.relation)) {
+      let out: Value | undefined;
+      this.callFunction(target, args, loc, (v) => {
+        out = v;
+        return true;
+      });
+      return out;
+    }
+    if (target.kind === "builtin") return this.callBuiltin(target, args, loc);
+    if (target.kind === "user") return this.callUser(target, args, loc);
+    return true;
+  }
+
+  private callBuiltin(target: Extract<CallTarget, { kind: "builtin" }>, args: Value[], loc: Location): Value | undefined {
+    try {
+      return target.def.fn(args, this.bctx);
+    } catch (e) {
+      if (e instanceof RegoError) {
+        if (!e.location) throw new RegoError(e.code, e.detail, loc);
+        throw e;
+      }
+      if (e instanceof BuiltinError) {
+        if (this.strict) throw new RegoError(e.code, e.message, loc);
+        return undefined;
+      }
+      if (e instanceof RangeError && /call stack/i.test(e.message)) throw e;
+      if (this.strict) {
+        throw new RegoError("eval_builtin_error", `${target.name}: ${(e as Error).message ?? String(e)}`, loc);
+      }
+      return undefined;
+    }
+  }
+
   private callFunction(target: CallTarget, args: Value[], loc: Location, k: KV): boolean | void {
     if (this.fnOverrides) {
       const key = target.kind === "print" ? "print" : target.name;
@@ -601,10 +773,8 @@ export class Evaluator {
         if (o.value !== null) return k(o.value);
         if (o.fn && o.fn !== target) {
           const saved = this.fnOverrides;
-          // The replacement itself runs without its own override, so `with f as g` cannot loop.
-          const next = new Map(saved);
-          next.delete(key);
-          this.fnOverrides = next;
+          // A replacement runs without any function mocks (OPA: a mock never calls another mock).
+          this.fnOverrides = null;
           try {
             let out: Value[] = [];
             this.callFunction(o.fn, args, loc, (v) => void out.push(v));
@@ -620,23 +790,7 @@ export class Evaluator {
     }
     if (target.kind === "builtin") {
       const def = target.def;
-      let r: Value | undefined;
-      try {
-        r = def.fn(args, this.bctx);
-      } catch (e) {
-        if (e instanceof RegoError) {
-          if (!e.location) throw new RegoError(e.code, e.detail, loc);
-          throw e;
-        }
-        if (e instanceof BuiltinError) {
-          if (this.strict) throw new RegoError(e.code, e.message, loc);
-          return undefined;
-        }
-        if (this.strict) {
-          throw new RegoError("eval_builtin_error", `${target.name}: ${(e as Error).message ?? String(e)}`, loc);
-        }
-        return undefined;
-      }
+      const r = this.callBuiltin(target, args, loc);
       if (r === undefined) return undefined;
       if (def.relation) {
         for (const x of r as Value[]) if (k(x)) return true;
@@ -652,9 +806,13 @@ export class Evaluator {
   }
 
   private callUser(target: Extract<CallTarget, { kind: "user" }>, args: Value[], loc: Location): Value | undefined {
-    let node: TreeNode | undefined = this.root;
-    for (const p of target.path) node = node?.children.get(p);
-    if (!node || node.functions.length === 0) return undefined;
+    let node = target.node;
+    if (node === undefined) {
+      let n: TreeNode | undefined = this.root;
+      for (const p of target.path) n = n?.children.get(p);
+      node = target.node = n && n.functions.length > 0 ? n : null;
+    }
+    if (!node) return undefined;
     if (++this.callDepth > 2000) {
       this.callDepth = 0;
       throw new RegoError("rego_recursion_error", `function ${target.name} is recursive`, loc);

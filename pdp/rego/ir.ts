@@ -10,7 +10,8 @@ export type CTerm =
   | { t: "var"; slot: number; name: string }
   | { t: "data" }
   | { t: "input" }
-  | { t: "ref"; head: CTerm; path: CTerm[]; loc: Location }
+  /** `res`: where a `data` ref's constant prefix leads, resolved on first use (tree and base data are fixed). */
+  | { t: "ref"; head: CTerm; path: CTerm[]; loc: Location; res?: StaticRes }
   | { t: "array"; items: CTerm[] }
   | { t: "set"; items: CTerm[] }
   | { t: "object"; items: [CTerm, CTerm][]; loc: Location }
@@ -20,8 +21,15 @@ export type CTerm =
 
 export type CallTarget =
   | { kind: "builtin"; name: string; def: BuiltinDef }
-  | { kind: "user"; name: string; path: string[] }
+  | { kind: "user"; name: string; path: string[]; node?: TreeNode | null }
   | { kind: "print" };
+
+/** How far a ref into `data` can be followed at compile time. */
+export type StaticRes =
+  | { kind: "rule"; node: TreeNode; depth: number }
+  | { kind: "base"; value: Value; depth: number }
+  | { kind: "undefined" }
+  | { kind: "dynamic" };
 
 export type CWith =
   | { kind: "input"; path: string[]; value: CTerm }
@@ -29,9 +37,14 @@ export type CWith =
   /** Replaces a function: by another function (`fn`) or by a constant value. */
   | { kind: "fn"; key: string; fn: CallTarget | null; value: CTerm | null };
 
+/**
+ * `det` (set by the compiler's ordering): the expression yields at most one
+ * solution and binds at most the one variable it assigns, so it runs without
+ * continuations — the common case, and the fast path.
+ */
 export type CExpr =
-  | { t: "unify"; a: CTerm; b: CTerm; loc: Location }
-  | { t: "truthy"; term: CTerm; loc: Location }
+  | { t: "unify"; a: CTerm; b: CTerm; loc: Location; det?: boolean }
+  | { t: "truthy"; term: CTerm; loc: Location; det?: boolean }
   | { t: "somein"; key: CTerm | null; value: CTerm; coll: CTerm; loc: Location }
   | { t: "every"; key: CTerm | null; value: CTerm; domain: CTerm; body: CBody; loc: Location }
   | { t: "not"; expr: CExpr; loc: Location }

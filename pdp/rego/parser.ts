@@ -485,9 +485,10 @@ class Parser {
     const e = this.parseLiteral();
     if (e.type === "expr" && !e.negated && e.with.length === 0) {
       let t = e.term;
-      const op = t.type === "call" ? t.operator.head : null;
-      if (op?.type === "var" && (op.name === "eq" || op.name === "assign"))
-        t = (t as { args: Term[] }).args[0]!;
+      if (t.type === "call" && t.operator.head.type === "var") {
+        const op = t.operator.head.name;
+        if (op === "eq" || op === "assign") t = t.args[0]!;
+      }
       if (t.type !== "call") this.fail(`${valueName(t)} cannot be used for rule name`, e.loc);
     }
     this.fail("expression cannot be used for rule head", e.loc);
@@ -565,8 +566,9 @@ class Parser {
     if (head.args !== null) {
       const seen = new Set<string>();
       for (const a of head.args) {
-        if (a.type !== "var")
+        if (a.type !== "var") {
           this.fail(`illegal default rule (arguments cannot contain ${valueName(a)})`, loc);
+        }
         if (seen.has(a.name)) this.fail(`illegal default rule (arguments cannot be repeated ${a.name})`, loc);
         seen.add(a.name);
       }

@@ -64,7 +64,7 @@ afterAll(() => removeTree(root));
 
 describe("portcullis conformance", () => {
   it("prints exactly one JSON object with --json", async () => {
-    const r = await cli("conformance", root, "--json", "--max-steps", "10000");
+    const r = await cli("conformance", root, "--json", "--max-steps", "2000");
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
@@ -90,7 +90,7 @@ describe("portcullis conformance", () => {
   });
 
   it("prints a table, the unsupported builtins and failing cases with -v", async () => {
-    const r = await cli("conformance", root, "-v", "--max-steps", "10000", "--filter", "alpha,beta");
+    const r = await cli("conformance", root, "-v", "--max-steps", "2000", "--filter", "alpha,beta");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^alpha\s+2\s+1\s+0$/m);
     expect(r.stdout).toContain("conformance: 4/8 passed (50.0%), 3 failed, 1 skipped");
@@ -101,7 +101,7 @@ describe("portcullis conformance", () => {
   });
 
   it("keeps -v detail off stdout with --json", async () => {
-    const r = await cli("conformance", root, "--json", "-v", "--max-steps", "10000");
+    const r = await cli("conformance", root, "--json", "-v", "--max-steps", "2000");
     expect(() => JSON.parse(r.stdout)).not.toThrow();
     expect(r.stderr).toContain("FAIL alpha/fail");
   });

@@ -1,3 +1,51 @@
+// glob.match and glob.quote_meta with gobwas/glob semantics (see lib/goglob.ts).
+// Delimiters: null means none (wildcards cross everything), [] means ["."].
 import type { BuiltinDef } from "./registry.js";
+import { builtinErr, def, elemErr, strArg, typeErr } from "./lib/args.js";
+import { compileGlob, GlobError, globQuoteMeta, type CompiledGlob } from "./lib/goglob.js";
+import { isArray } from "../value.js";
 
-export const builtins: BuiltinDef[] = [];
+const CACHE_MAX = 256;
+const cache = new Map<string, CompiledGlob | GlobError>();
+
+function compiled(pattern: string, delimiters: number[]): CompiledGlob {
+  const id = pattern + "-" + String.fromCodePoint(...delimiters);
+  let c = cache.get(id);
+  if (c === undefined) {
+    try {
+      c = compileGlob(pattern, delimiters);
+    } catch (e) {
+      if (!(e instanceof GlobError)) throw e;
+      c = e;
+    }
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(id, c);
+  }
+  if (c instanceof GlobError) throw builtinErr("glob.match", c.message);
+  return c;
+}
+
+export const builtins: BuiltinDef[] = [
+  def("glob.match", 3, (args) => {
+    const name = "glob.match";
+    const pattern = strArg(name, args[0]!, 1);
+    const d = args[1]!;
+    let delimiters: number[];
+    if (d === null) {
+      delimiters = [];
+    } else if (isArray(d)) {
+      delimiters = d.map((x) => {
+        if (typeof x !== "string") throw elemErr(name, 2, d, x, "string");
+        const cps = Array.from(x);
+        if (cps.length !== 1) throw elemErr(name, 2, d, x, "rune");
+        return cps[0]!.codePointAt(0)!;
+      });
+      if (delimiters.length === 0) delimiters = [0x2e];
+    } else {
+      throw typeErr(name, 2, d, "array", "null");
+    }
+    const match = strArg(name, args[2]!, 3);
+    return compiled(pattern, delimiters).match(match);
+  }),
+  def("glob.quote_meta", 1, (args) => globQuoteMeta(strArg("glob.quote_meta", args[0]!, 1))),
+];

@@ -112,11 +112,6 @@ export function globsIntersect(lhs: string, rhs: string): boolean {
       const ni = g1[i]!.star ? i : i + 1;
       const nj = g2[j]!.star ? j : j + 1;
       queue.push([ni, nj, 1]);
-      if (g1[i]!.star && !g2[j]!.star) queue.push([i + 1, nj, 1]);
-      if (!g1[i]!.star && g2[j]!.star) queue.push([ni, j + 1, 1]);
-      if (g1[i]!.star && g2[j]!.star) {
-        queue.push([i + 1, j, 1], [i, j + 1, 1], [i + 1, j + 1, 1]);
-      }
     }
   }
   return false;

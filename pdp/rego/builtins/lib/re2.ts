@@ -609,28 +609,20 @@ class Parser {
     const fail = (): never => {
       throw new RE2Error(ERR_INVALID_ESCAPE, this.src.slice(start, this.pos));
     };
-    switch (c) {
-      case "1":
-      case "2":
-      case "3":
-      case "4":
-      case "5":
-      case "6":
-      case "7": {
+    if (c >= "0" && c <= "7") {
+      // A single non-zero digit would be a backreference, which RE2 lacks.
+      const n0 = this.peek();
+      if (c !== "0" && (n0 === undefined || n0 < "0" || n0 > "7")) return fail();
+      let r = c.charCodeAt(0) - 48;
+      for (let i = 1; i < 3; i++) {
         const n = this.peek();
-        if (n === undefined || n < "0" || n > "7") return fail();
+        if (n === undefined || n < "0" || n > "7") break;
+        r = r * 8 + (n.charCodeAt(0) - 48);
+        this.pos++;
       }
-      // falls through
-      case "0": {
-        let r = c.charCodeAt(0) - 48;
-        for (let i = 1; i < 3; i++) {
-          const n = this.peek();
-          if (n === undefined || n < "0" || n > "7") break;
-          r = r * 8 + (n.charCodeAt(0) - 48);
-          this.pos++;
-        }
-        return r;
-      }
+      return r;
+    }
+    switch (c) {
       case "x": {
         if (this.pos >= this.src.length) return fail();
         const d = this.next();
