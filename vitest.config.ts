@@ -3,10 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Separate processes: a runaway or crashing suite cannot take the others down.
     pool: "forks",
     testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Tests that spawn the CLI build it first; keep output readable on 2 cores.
-    fileParallelism: true,
+    hookTimeout: 120_000,
   },
 });

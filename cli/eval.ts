@@ -82,8 +82,7 @@ export function planQuery(query: string): QueryPlan {
   exprs.forEach((expr: Expr, i: number) => {
     const start = starts[i]!;
     const end = i + 1 < exprs.length ? starts[i + 1]! : query.length;
-    const text = query
-      .slice(start, end)
+    const text = stripComments(query.slice(start, end))
       .replace(/[\s;]+$/, "")
       .trim();
     const location = { row: expr.loc.row, col: expr.loc.col };
@@ -112,6 +111,27 @@ export function planQuery(query: string): QueryPlan {
     parts.push(`${v} = (${termText})${withText}`, `${v} != false`);
   });
   return { query: parts.join("\n"), exprs: plans };
+}
+
+/** Removes `# …` comments (outside string literals) from Rego source text. */
+export function stripComments(text: string): string {
+  let out = "";
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"' || c === "`") {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += c === '"' && text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === "#") {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
 }
 
 function producesValue(expr: Expr): boolean {

@@ -5,10 +5,12 @@ import type * as ast from "./ast.js";
 import { compileQueryBody, compileRuleChain, pathKey, type GlobalEnv, type ImportTarget, type ModuleEnv } from "./compiler.js";
 import { RegoError, RegoErrors } from "./errors.js";
 import { Evaluator, runQuery, type EvalOptions, type PreparedQuery, type ResultRow } from "./eval.js";
-import { TreeNode, type CBody, type RuleDef } from "./ir.js";
+import { TreeNode, type CBody, type CTerm, type RuleDef } from "./ir.js";
 import { parseModule, parseQuery } from "./parser.js";
 import { checkRecursion } from "./recursion.js";
 import { fromJS, type Value } from "./value.js";
+
+const QUERY_LOC = { file: "query", row: 1, col: 1 };
 
 export interface ModuleSource {
   file: string;
@@ -31,6 +33,8 @@ interface CompiledQuery {
 
 export class CompiledPolicy {
   private readonly queries = new Map<string, CompiledQuery>();
+  /** evalPath's terms, kept so their static resolution is computed once. */
+  private readonly pathTerms = new Map<string, CTerm>();
   private readonly queryEnv: ModuleEnv;
 
   constructor(
@@ -54,32 +58,23 @@ export class CompiledPolicy {
 
   /** The value of `data.<path>`, or undefined. The PDP's fast path: no query parsing. */
   evalPath(path: readonly string[], opts: EvalOptions = {}): Value | undefined {
+    const key = path.join("\u0000");
+    let term = this.pathTerms.get(key);
+    if (!term) {
+      term =
+        path.length === 0
+          ? { t: "data" }
+          : { t: "ref", head: { t: "data" }, path: path.map((p) => ({ t: "val", v: p })), loc: QUERY_LOC };
+      if (this.pathTerms.size > 1000) this.pathTerms.clear();
+      this.pathTerms.set(key, term);
+    }
     const ev = new Evaluator(this.root, this.data, opts);
-    let out: Value | undefined;
-    const body: CBody = {
-      exprs: [],
-      loc: { file: "query", row: 1, col: 1 },
-    };
-    void body;
-    const term =
-      path.length === 0
-        ? ({ t: "data" } as const)
-        : ({
-            t: "ref",
-            head: { t: "data" },
-            path: path.map((p) => ({ t: "val", v: p })),
-            loc: { file: "query", row: 1, col: 1 },
-          } as const);
     try {
-      ev.evalTerm(term as Parameters<Evaluator["evalTerm"]>[0], [], (v) => {
-        out = v;
-        return true;
-      });
+      return ev.valueOf(term);
     } catch (e) {
       if (e instanceof RangeError) throw new RegoError("eval_cancel_error", "evaluation exceeded the maximum stack depth");
       throw e;
     }
-    return out;
   }
 
   private compileQuery(query: string): CompiledQuery {

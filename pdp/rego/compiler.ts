@@ -470,7 +470,9 @@ export class BodyCompiler {
 
   /** Marks expressions that can run on the deterministic fast path given the bound slots. */
   private markDet(e: CExpr, b: Set<number>): void {
-    if (e.t === "truthy") {
+    if (e.t === "not") {
+      this.markDet(e.expr, b);
+    } else if (e.t === "truthy") {
       e.det = this.isDet(e.term, b);
     } else if (e.t === "unify") {
       const da = this.isDet(e.a, b);
@@ -479,7 +481,7 @@ export class BodyCompiler {
     }
   }
 
-  private isDet(t: CTerm, b: Set<number>): boolean {
+  isDet(t: CTerm, b: Set<number>): boolean {
     const outs = this.evalOuts(t, b);
     return outs !== null && outs.length === 0 && !hasRelation(t);
   }
@@ -579,6 +581,7 @@ export class BodyCompiler {
       case "comp": {
         const after = this.order(t.body, b);
         this.checkHead(t.key ? [t.key, t.term] : [t.term], after, t.body.loc);
+        t.headDet = this.isDet(t.term, after) && (!t.key || this.isDet(t.key, after));
         return;
       }
       default:
@@ -1087,6 +1090,11 @@ export function compileRuleChain(
       nslots: c.nslots,
       loc: r.loc,
       constValue: value.t === "val" && key === null && dynamic.length === 0,
+      simpleParams:
+        params !== null &&
+        params.every((p) => p.t === "var") &&
+        new Set(params.map((p) => (p as { slot: number }).slot)).size === params.length,
+      headDet: [...dynamic, ...(key ? [key] : []), value].every((t) => c.isDet(t, after)),
     });
   }
   return { chain, errors };

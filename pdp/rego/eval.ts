@@ -51,6 +51,7 @@ type CacheEntry = Value | typeof IN_PROGRESS | typeof UNDEF;
 type FnOverride = { fn: CallTarget | null; value: Value | null };
 
 export const DEFAULT_MAX_STEPS = 50_000_000;
+const ITER_LOC: Location = { file: "", row: 0, col: 0 };
 
 export class Evaluator {
   input: Value | undefined;
@@ -99,6 +100,10 @@ export class Evaluator {
           const r = this.detUnify(e.a, e.b, f);
           if (r === false) return undefined;
           if (r !== true) (bound ??= []).push(r);
+        } else if (e.t === "not" && e.expr.t === "truthy" && e.expr.det) {
+          this.tick(e.loc);
+          const v = this.det(e.expr.term, f);
+          if (v !== undefined && v !== false) return undefined;
         } else {
           return this.evalExpr(e, f, () => this.evalBody(exprs, i + 1, f, k));
         }
@@ -179,6 +184,11 @@ export class Evaluator {
     }
   }
 
+  /** The first value of a term evaluated outside any rule (the PDP's document lookups). */
+  valueOf(t: CTerm): Value | undefined {
+    return this.first(t, []);
+  }
+
   private first(t: CTerm, f: Value[]): Value | undefined {
     let out: Value | undefined;
     this.evalTerm(t, f, (v) => {
@@ -253,16 +263,26 @@ export class Evaluator {
 
   /** Calls fn for each (key, value) of a collection in OPA's order; stops when fn returns true. */
   private iterate(c: Value, fn: (key: Value, val: Value) => boolean | void): boolean | void {
+    // Every element visited counts as a step, so nested iteration is bounded too.
     if (Array.isArray(c)) {
-      for (let i = 0; i < c.length; i++) if (fn(i, c[i]!)) return true;
+      for (let i = 0; i < c.length; i++) {
+        this.tick(ITER_LOC);
+        if (fn(i, c[i]!)) return true;
+      }
       return undefined;
     }
     if (c instanceof SetV) {
-      for (const m of c.sorted()) if (fn(m, m)) return true;
+      for (const m of c.sorted()) {
+        this.tick(ITER_LOC);
+        if (fn(m, m)) return true;
+      }
       return undefined;
     }
     if (isObject(c)) {
-      for (const [key, val] of objectEntries(c)) if (fn(key, val)) return true;
+      for (const [key, val] of objectEntries(c)) {
+        this.tick(ITER_LOC);
+        if (fn(key, val)) return true;
+      }
     }
     return undefined;
   }
@@ -451,12 +471,22 @@ export class Evaluator {
   private evalComprehension(t: Extract<CTerm, { t: "comp" }>, f: Value[]): Value {
     if (t.kind === "array") {
       const out: Value[] = [];
-      this.evalBody(t.body.exprs, 0, f, () => this.evalTerm(t.term, f, (v) => void out.push(v)));
+      if (t.headDet) {
+        this.evalBody(t.body.exprs, 0, f, () => {
+          const v = this.det(t.term, f);
+          if (v !== undefined) out.push(v);
+        });
+      } else this.evalBody(t.body.exprs, 0, f, () => this.evalTerm(t.term, f, (v) => void out.push(v)));
       return out;
     }
     if (t.kind === "set") {
       const out = new SetV();
-      this.evalBody(t.body.exprs, 0, f, () => this.evalTerm(t.term, f, (v) => void out.add(v)));
+      if (t.headDet) {
+        this.evalBody(t.body.exprs, 0, f, () => {
+          const v = this.det(t.term, f);
+          if (v !== undefined) out.add(v);
+        });
+      } else this.evalBody(t.body.exprs, 0, f, () => this.evalTerm(t.term, f, (v) => void out.add(v)));
       return out;
     }
     const b = new ObjectBuilder();
@@ -564,11 +594,21 @@ export class Evaluator {
       }
       const p = path[i]!;
       if (p.t !== "val" || typeof p.v !== "string") {
-        return node ? { kind: "dynamic" } : base === undefined ? { kind: "undefined" } : { kind: "base", value: base, depth: i };
+        if (node) return { kind: "dynamic" };
+        break;
       }
       node = node?.children.get(p.v);
       base = base === undefined ? undefined : lookupBase(base, p.v);
-      if (!node) return base === undefined ? { kind: "undefined" } : { kind: "base", value: base, depth: i + 1 };
+      if (!node) {
+        // Pure base data from here: constant keys address the store (numbers as strings).
+        let j = i + 1;
+        for (; j < path.length && base !== undefined; j++) {
+          const q = path[j]!;
+          if (q.t !== "val") break;
+          base = lookupBase(base, q.v);
+        }
+        return base === undefined ? { kind: "undefined" } : { kind: "base", value: base, depth: j };
+      }
     }
     if (node && node.hasRules && base === undefined) return { kind: "rule", node, depth: path.length };
     return { kind: "dynamic" };
@@ -653,7 +693,12 @@ export class Evaluator {
       for (const def of node.multi) {
         for (const r of def.chain) {
           const fr = newFrame(r.nslots);
-          this.evalBody(r.body.exprs, 0, fr, () => this.evalTerm(r.key!, fr, (v) => void out.add(v)));
+          if (r.headDet) {
+            this.evalBody(r.body.exprs, 0, fr, () => {
+              const v = this.det(r.key!, fr);
+              if (v !== undefined) out.add(v);
+            });
+          } else this.evalBody(r.body.exprs, 0, fr, () => this.evalTerm(r.key!, fr, (v) => void out.add(v)));
         }
       }
       // A multi-value rule may also have children (`a.b contains x` and `a.b.c := 1` is a conflict in OPA).
@@ -705,16 +750,27 @@ export class Evaluator {
     for (const r of chain) {
       const fr = newFrame(r.nslots);
       let result: Value | undefined;
-      const onSolution = (): boolean | void =>
-        this.evalTerm(r.value, fr, (v) => {
-          if (result === undefined) result = v;
-          else if (!equal(result, v)) {
-            throw args ? fnConflict(name, r.loc) : conflict(name, r.loc);
+      const take = (v: Value): boolean | undefined => {
+        if (result === undefined) result = v;
+        else if (!equal(result, v)) {
+          throw args ? fnConflict(name, r.loc) : conflict(name, r.loc);
+        }
+        return r.constValue ? true : undefined;
+      };
+      const onSolution = r.headDet
+        ? (): boolean | void => {
+            const v = this.det(r.value, fr);
+            return v === undefined ? undefined : take(v);
           }
-          return r.constValue ? true : undefined;
-        });
+        : (): boolean | void => this.evalTerm(r.value, fr, take);
       if (args && r.params) {
-        this.unifyParams(r.params, args, 0, fr, () => this.evalBody(r.body.exprs, 0, fr, onSolution));
+        if (r.simpleParams) {
+          // Distinct variables as parameters: bind directly, no unification needed.
+          for (let i = 0; i < args.length; i++) fr[(r.params[i] as { slot: number }).slot] = args[i]!;
+          this.evalBody(r.body.exprs, 0, fr, onSolution);
+        } else {
+          this.unifyParams(r.params, args, 0, fr, () => this.evalBody(r.body.exprs, 0, fr, onSolution));
+        }
       } else {
         this.evalBody(r.body.exprs, 0, fr, onSolution);
       }

@@ -15,7 +15,7 @@ export type CTerm =
   | { t: "array"; items: CTerm[] }
   | { t: "set"; items: CTerm[] }
   | { t: "object"; items: [CTerm, CTerm][]; loc: Location }
-  | { t: "comp"; kind: "array" | "set" | "object"; key: CTerm | null; term: CTerm; body: CBody }
+  | { t: "comp"; kind: "array" | "set" | "object"; key: CTerm | null; term: CTerm; body: CBody; headDet?: boolean }
   /** `order`: operand evaluation order when it differs from the textual one. */
   | { t: "call"; target: CallTarget; args: CTerm[]; loc: Location; order?: number[] };
 
@@ -71,6 +71,10 @@ export interface CRule {
   loc: Location;
   /** The value is the same for every solution (a constant): one solution suffices. */
   constValue: boolean;
+  /** Every parameter is a distinct variable (bind by assignment). */
+  simpleParams: boolean;
+  /** Head key/value/dynamic terms are deterministic once the body succeeded. */
+  headDet: boolean;
 }
 
 export type RuleKind = "complete" | "multi" | "partial" | "function";

@@ -135,6 +135,13 @@ deny contains msg if {
 	msg := sprintf("attestation is %v s old, the limit is %v s", [input.attestation.age_seconds, attestation_max_age_s])
 }
 
+# An affirming result of unknown age is not known to be fresh (fail closed).
+deny contains "affirming attestation has no age_seconds" if {
+	agent_on_sensitive_segment
+	input.attestation.status == "affirming"
+	not is_number(input.attestation.age_seconds)
+}
+
 # A contraindicated workload is denied everywhere.
 deny contains "attestation result is contraindicated" if {
 	input.attestation.status == "contraindicated"
@@ -149,6 +156,13 @@ deny contains msg if {
 	some link in input.delegation.chain
 	not actor_allowed(link.sub)
 	msg := sprintf("actor %q in the delegation chain is not allowed", [link.sub])
+}
+
+# A link without a string sub cannot be matched against allowed_actors (fail closed).
+deny contains "delegation chain has an actor without a string sub" if {
+	cfg.allowed_actors
+	some link in input.delegation.chain
+	not is_string(link.sub)
 }
 
 # ---- helpers ----

@@ -109,6 +109,24 @@ describe("portcullis eval", () => {
     expect(r.stdout).toContain('"value": 12345678901234567890123');
   });
 
+  it("reports values of expressions with `with` and ignores comments", async () => {
+    const out = await evalJSON('input.a with input as {"a": "#5"} # why\n1 + 1 # two');
+    expect(out.result?.[0]?.expressions).toEqual([
+      { value: "#5", text: 'input.a with input as {"a": "#5"}', location: { row: 1, col: 1 } },
+      { value: 2, text: "1 + 1", location: { row: 2, col: 1 } },
+    ]);
+  });
+
+  it("reports true for calls with an output argument", async () => {
+    const out = await evalJSON("count([1, 2], n)");
+    expect(out.result).toEqual([
+      {
+        expressions: [{ value: true, text: "count([1, 2], n)", location: { row: 1, col: 1 } }],
+        bindings: { n: 2 },
+      },
+    ]);
+  });
+
   it("calls functions", async () => {
     const out = await evalJSON("-d", join(root, "policy"), "data.authz.f(21)");
     expect(out.result?.[0]?.expressions[0]?.value).toBe(42);

@@ -22,6 +22,10 @@ import { builtins as units } from "./units.js";
 import { builtins as uuid } from "./uuid.js";
 import { builtins as rand } from "./rand.js";
 import { builtins as graph } from "./graph.js";
+import { builtins as aws } from "./aws.js";
+import { builtins as template } from "./template.js";
+import { builtins as graphql } from "./graphql.js";
+import { builtins as runtime } from "./runtime.js";
 
 registerBuiltins([
   ...comparison,
@@ -46,6 +50,10 @@ registerBuiltins([
   ...uuid,
   ...rand,
   ...graph,
+  ...aws,
+  ...template,
+  ...graphql,
+  ...runtime,
 ]);
 
 export { getBuiltin, builtinNames, UNSUPPORTED_BUILTINS, BuiltinError } from "./registry.js";

@@ -138,7 +138,7 @@ function addressRange(n: IPNet): [bigint, bigint] {
   const first = maskIP(n.ip, n.mask)!;
   const bits = first.length * 8;
   let lo = ipToBigInt(first);
-  const [ones] = [n.mask.reduce((c, b) => c + popcount(b), 0)];
+  const ones = n.mask.reduce((c, b) => c + popcount(b), 0);
   let hi = lo | ((1n << BigInt(bits - ones)) - 1n);
   if (to4(first)) {
     const base = first.length === 4 ? V4_SPACE : 0n;

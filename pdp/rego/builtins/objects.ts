@@ -41,9 +41,12 @@ function get([o, k, dflt]: Value[]): Value {
   const obj = objArg("object.get", o!, 1);
   if (isArray(k!)) {
     if (k.length === 0) return obj;
-    return findPath(obj, k) ?? dflt!;
+    const found = findPath(obj, k);
+    return found === undefined ? dflt! : found;
   }
-  return objectGet(obj, k!) ?? dflt!;
+  // Not `??`: a null value is a value.
+  const v = objectGet(obj, k!);
+  return v === undefined ? dflt! : v;
 }
 
 /** The keys operand of object.remove/filter: an array, set or object's keys. */

@@ -1,0 +1,3 @@
+import type { BuiltinDef } from "./registry.js";
+
+export const builtins: BuiltinDef[] = [];
