@@ -51,7 +51,7 @@ type CacheEntry = Value | typeof IN_PROGRESS | typeof UNDEF;
 type FnOverride = { fn: CallTarget | null; value: Value | null };
 
 export const DEFAULT_MAX_STEPS = 50_000_000;
-const ITER_LOC: Location = { file: "", row: 0, col: 0 };
+const ITER_LOC: Location | undefined = undefined;
 
 export class Evaluator {
   input: Value | undefined;
@@ -75,11 +75,17 @@ export class Evaluator {
     this.strict = opts.strict ?? false;
     this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
     this.deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
-    const print = opts.print ?? ((m: string) => process.stderr.write(m + "\n"));
+    // Built lazily: most queries never read the clock or the memo.
+    let nowNs = opts.nowNs;
+    let memo: Map<string, Value> | undefined;
     this.bctx = {
-      nowNs: opts.nowNs ?? BigInt(Date.now()) * 1_000_000n,
-      memo: new Map(),
-      print,
+      get nowNs() {
+        return (nowNs ??= BigInt(Date.now()) * 1_000_000n);
+      },
+      get memo() {
+        return (memo ??= new Map());
+      },
+      print: opts.print ?? ((m: string) => process.stderr.write(m + "\n")),
     };
   }
 
@@ -198,7 +204,7 @@ export class Evaluator {
     return out;
   }
 
-  private tick(loc: Location): void {
+  private tick(loc: Location | undefined): void {
     if (++this.steps > this.maxSteps) {
       throw new RegoError("eval_cancel_error", "evaluation exceeded the step limit", loc);
     }

@@ -6,15 +6,27 @@ import {
   absNum,
   addNum,
   divNum,
+  isInteger,
   isZero,
   mulNum,
   numFromBigInt,
+  numFromFloat,
   remNum,
   roundNum,
   subNum,
+  toFloat,
   type Num,
 } from "../number.js";
-import { bigIntArg, builtinErr, def, numArg, operandErr, typeErr } from "./lib/args.js";
+import {
+  bigIntArg,
+  builtinErr,
+  def,
+  intDigits,
+  MAX_INT_DIGITS,
+  numArg,
+  operandErr,
+  typeErr,
+} from "./lib/args.js";
 
 function checked(name: string, r: Num | null): Num {
   // Only a float result can be non-finite; OPA's big.Float has no such limit.
@@ -47,11 +59,20 @@ function div([a, b]: Value[]): Value {
   const x = numArg("div", a!, 1);
   const y = numArg("div", b!, 2);
   if (isZero(y)) throw builtinErr("div", "divide by zero");
+  // divNum divides integers exactly, which means materialising them.
+  if (intDigits(x) > MAX_INT_DIGITS || intDigits(y) > MAX_INT_DIGITS) {
+    return checked("div", numFromFloat(toFloat(x) / toFloat(y)));
+  }
   return checked("div", divNum(x, y));
 }
 
 function rem([a, b]: Value[]): Value {
-  const r = remNum(numArg("rem", a!, 1), numArg("rem", b!, 2));
+  const x = numArg("rem", a!, 1);
+  const y = numArg("rem", b!, 2);
+  if (intDigits(x) > MAX_INT_DIGITS || intDigits(y) > MAX_INT_DIGITS) {
+    throw builtinErr("rem", "operand is too large");
+  }
+  const r = remNum(x, y);
   if (r === "not-integer") throw builtinErr("rem", "modulo on floating-point number");
   if (r === null) throw builtinErr("rem", "modulo by zero");
   return r;
@@ -59,6 +80,24 @@ function rem([a, b]: Value[]): Value {
 
 function unary(name: string, op: (n: Num) => Num): BuiltinDef {
   return def(name, 1, ([a]) => op(numArg(name, a!, 1)));
+}
+
+/**
+ * round/ceil/floor. A fraction with a huge negative exponent (1e-1000000)
+ * is decided from its sign and leading digit rather than by scaling it.
+ */
+function rounding(mode: "round" | "ceil" | "floor"): (n: Num) => Num {
+  return (n) => {
+    if (typeof n === "number" || n.e >= -MAX_INT_DIGITS || isInteger(n)) return roundNum(n, mode);
+    const neg = n.m < 0n;
+    const digits = intDigits(n);
+    if (digits > 0) return roundNum(n, mode);
+    if (mode === "ceil") return neg ? 0 : 1;
+    if (mode === "floor") return neg ? -1 : 0;
+    // |n| < 1: rounds away from zero only from one half up.
+    const lead = (neg ? -n.m : n.m).toString().charCodeAt(0);
+    return digits === 0 && lead >= 53 ? (neg ? -1 : 1) : 0;
+  };
 }
 
 // Beyond this a range cannot be materialised in reasonable memory; OPA would
@@ -150,9 +189,9 @@ export const builtins: BuiltinDef[] = [
   def("div", 2, div),
   def("rem", 2, rem),
   unary("abs", absNum),
-  unary("round", (n) => roundNum(n, "round")),
-  unary("ceil", (n) => roundNum(n, "ceil")),
-  unary("floor", (n) => roundNum(n, "floor")),
+  unary("round", rounding("round")),
+  unary("ceil", rounding("ceil")),
+  unary("floor", rounding("floor")),
   def("numbers.range", 2, numbersRange),
   def("numbers.range_step", 3, numbersRangeStep),
   bits2(

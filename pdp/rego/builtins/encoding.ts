@@ -2,22 +2,15 @@
 // UTF-8 bytes on the Go side, so all byte-level work goes through UTF-8.
 import { Buffer } from "node:buffer";
 import type { BuiltinDef } from "./registry.js";
-import {
-  compareStrings,
-  isArray,
-  isObject,
-  isSet,
-  makeObject,
-  objectEntries,
-  type Value,
-} from "../value.js";
+import { compareStrings, isArray, isObject, isSet, makeObject, objectEntries, type Value } from "../value.js";
 import { builtinErr, def, operandErr, strArg, typeErr } from "./lib/args.js";
 import { isPrint, quote } from "./lib/gofmt.js";
 import { goJSON } from "./lib/gojson.js";
 import { fromYAML, isValidYAML, toYAML, YAMLError } from "./lib/goyaml.js";
 
 const utf8 = (s: string): Buffer => Buffer.from(s, "utf8");
-const fromUtf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
+const fromUtf8 = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
 
 // ---- base64 ----
 
@@ -89,7 +82,15 @@ function base64Decode(src: Uint8Array, map: Int16Array): Uint8Array {
   }
 }
 
+// Canonical padded input, which Buffer decodes exactly as Go does; anything
+// else (newlines, errors) takes the byte-by-byte path for Go's error offsets.
+const STD_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const URL_CANONICAL = /^(?:[A-Za-z0-9\-_]{4})*(?:[A-Za-z0-9\-_]{2}==|[A-Za-z0-9\-_]{3}=)?$/;
+
 function decodeWith(name: string, s: string, map: Int16Array): string {
+  if (map === STD_MAP ? STD_CANONICAL.test(s) : URL_CANONICAL.test(s)) {
+    return Buffer.from(s, map === STD_MAP ? "base64" : "base64url").toString("utf8");
+  }
   try {
     return fromUtf8(base64Decode(utf8(s), map));
   } catch (e) {
@@ -126,7 +127,10 @@ function hexDecode([v]: Value[]): Value {
     c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
   const invalid = (c: number): never => {
     const shown = isPrint(c) ? ` '${String.fromCharCode(c)}'` : "";
-    throw builtinErr("hex.decode", `encoding/hex: invalid byte: U+${c.toString(16).toUpperCase().padStart(4, "0")}${shown}`);
+    throw builtinErr(
+      "hex.decode",
+      `encoding/hex: invalid byte: U+${c.toString(16).toUpperCase().padStart(4, "0")}${shown}`,
+    );
   };
   const out = new Uint8Array(src.length >> 1);
   let j = 1;
@@ -181,7 +185,7 @@ function queryUnescape(s: string): string {
   if (!s.includes("%") && !s.includes("+")) return s;
   const src = utf8(s);
   const out: number[] = [];
-  for (let i = 0; i < src.length; ) {
+  for (let i = 0; i < src.length;) {
     const c = src[i]!;
     if (c === 0x25) {
       if (i + 2 >= src.length || !isHex(src[i + 1]!) || !isHex(src[i + 2]!)) {
@@ -279,7 +283,8 @@ function yamlUnmarshal([v]: Value[]): Value {
   try {
     return fromYAML(text);
   } catch (e) {
-    if (e instanceof YAMLError) throw builtinErr("yaml.unmarshal", `error converting YAML to JSON: yaml: ${e.message}`);
+    if (e instanceof YAMLError)
+      throw builtinErr("yaml.unmarshal", `error converting YAML to JSON: yaml: ${e.message}`);
     throw e;
   }
 }
@@ -289,6 +294,7 @@ export const builtins: BuiltinDef[] = [
   def("base64.decode", 1, ([v]) => decodeWith("base64.decode", strArg("base64.decode", v!, 1), STD_MAP)),
   def("base64.is_valid", 1, ([v]) => {
     if (typeof v !== "string") return false;
+    if (STD_CANONICAL.test(v)) return true;
     try {
       base64Decode(utf8(v), STD_MAP);
       return true;
@@ -301,7 +307,9 @@ export const builtins: BuiltinDef[] = [
     const s = utf8(strArg("base64url.encode", v!, 1)).toString("base64url");
     return s + "=".repeat((4 - (s.length % 4)) % 4);
   }),
-  def("base64url.encode_no_pad", 1, ([v]) => utf8(strArg("base64url.encode_no_pad", v!, 1)).toString("base64url")),
+  def("base64url.encode_no_pad", 1, ([v]) =>
+    utf8(strArg("base64url.encode_no_pad", v!, 1)).toString("base64url"),
+  ),
   def("base64url.decode", 1, base64UrlDecode),
   def("hex.encode", 1, ([v]) => utf8(strArg("hex.encode", v!, 1)).toString("hex")),
   def("hex.decode", 1, hexDecode),

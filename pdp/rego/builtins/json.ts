@@ -214,7 +214,8 @@ function toIndex(len: number, key: Value): number {
   if (typeof key === "string") {
     if (key === "-") return len;
     if (!INT_RE.test(key)) throw new PatchError("invalid string for indexing");
-    if (key !== "0" && key.startsWith("0")) throw new PatchError("leading zeros are not allowed in JSON paths");
+    if (key !== "0" && key.startsWith("0"))
+      throw new PatchError("leading zeros are not allowed in JSON paths");
     const n = Number(key);
     if (!Number.isSafeInteger(n)) throw new PatchError("invalid string for indexing");
     return n;

@@ -62,10 +62,8 @@ export function builtinNames(): string[] {
 /** Builtins OPA has that we knowingly do not ship; the conformance runner skips cases using them. */
 export const UNSUPPORTED_BUILTINS: ReadonlySet<string> = new Set([
   "http.send",
-  "opa.runtime",
   "net.lookup_ip_addr",
   "rego.parse_module",
-  "providers.aws.sign_req",
   "graphql.parse",
   "graphql.parse_query",
   "graphql.parse_schema",

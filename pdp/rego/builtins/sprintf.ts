@@ -6,14 +6,11 @@
 import type { BuiltinDef } from "./registry.js";
 import { isArray, isBigNum, toRegoText, type Value } from "../value.js";
 import { isInteger, numToString, toBigInt, toFloat } from "../number.js";
-import { def, strArg, typeErr } from "./lib/args.js";
+import { def, intDigits, strArg, typeErr } from "./lib/args.js";
 import { canBackquote, formatFloat, isPrint, quote, quoteRune, quoteToASCII } from "./lib/gofmt.js";
 
 type Arg =
-  | { t: "int"; v: bigint }
-  | { t: "big"; v: bigint }
-  | { t: "float"; v: number }
-  | { t: "string"; v: string };
+  { t: "int"; v: bigint } | { t: "big"; v: bigint } | { t: "float"; v: number } | { t: "string"; v: string };
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -27,6 +24,8 @@ function toArg(v: Value): Arg {
     return { t: "float", v };
   }
   if (isBigNum(v)) {
+    // Beyond float64's range OPA ends up passing the number's text.
+    if (intDigits(v) > 309) return { t: "string", v: numToString(v) };
     if (isInteger(v)) {
       const b = toBigInt(v)!;
       return { t: b >= INT64_MIN && b <= INT64_MAX ? "int" : "big", v: b };

@@ -9,8 +9,10 @@ import {
   def,
   elemErr,
   intArg,
+  intDigits,
   isAscii,
   isBmp,
+  MAX_INT_DIGITS,
   numArg,
   objArg,
   operandErr,
@@ -37,6 +39,9 @@ function concat([d, coll]: Value[]): Value {
 
 function truncToBigInt(n: Num): bigint {
   if (typeof n === "number") return BigInt(Math.trunc(n));
+  const digits = intDigits(n);
+  if (digits <= 0) return 0n;
+  if (digits > MAX_INT_DIGITS) throw builtinErr("format_int", "operand 1 is too large");
   // BigInt division truncates toward zero, as big.Float.Int does.
   return toBigInt(n) ?? n.m / 10n ** BigInt(-n.e);
 }
@@ -161,7 +166,7 @@ function replaceMany(s: string, keys: string[], vals: string[]): string {
   let out = "";
   let last = 0;
   let prevEmpty = false;
-  for (let i = 0; i <= s.length; ) {
+  for (let i = 0; i <= s.length;) {
     let match = -1;
     const cands = i < s.length ? byFirst.get(s.charCodeAt(i)) : undefined;
     if (cands) {

@@ -6,10 +6,10 @@ import { numFromText } from "../number.js";
 import { builtinErr, def, typeErr } from "./lib/args.js";
 import { quote } from "./lib/gofmt.js";
 
-// strconv.ParseFloat's syntax (decimal, hex floats, underscores between digits
-// only with a base prefix, inf/nan handled separately by the caller).
+// strconv.ParseFloat's syntax: decimal, or hex with a mandatory p exponent
+// (inf/nan are rejected before this).
 const DEC_FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const HEX_FLOAT = /^[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?$/;
+const HEX_FLOAT = /^[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+$/;
 
 function toNumber(v: Value): Value {
   if (v === null) return 0;
@@ -30,7 +30,7 @@ function toNumber(v: Value): Value {
     }
     const n = numFromText(t);
     if (n !== null) return n;
-  } else if (HEX_FLOAT.test(v) && !/[xX]\.?$/.test(v)) {
+  } else if (HEX_FLOAT.test(v)) {
     const f = parseHexFloat(v);
     if (f !== null) return f;
   }
@@ -38,11 +38,10 @@ function toNumber(v: Value): Value {
 }
 
 function parseHexFloat(s: string): number | null {
-  const m = /^([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)(?:[pP]([+-]?\d+))?$/.exec(s);
+  const m = /^([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)[pP]([+-]?\d+)$/.exec(s);
   if (!m) return null;
-  // Go requires the exponent for hex mantissas with a fraction point; keep it simple.
   const mant = BigInt("0x" + (m[2]! + m[3]! || "0"));
-  const exp = Number(m[4] ?? "0") - 4 * m[3]!.length;
+  const exp = Number(m[4]) - 4 * m[3]!.length;
   const f = Number(mant) * 2 ** exp;
   if (!Number.isFinite(f)) return null;
   const r = m[1] === "-" ? -f : f;

@@ -17,13 +17,42 @@ import {
 } from "../../value.js";
 import { isInteger, toBigInt, type Num } from "../../number.js";
 
+/**
+ * A builtin definition. RangeErrors (BigInt or string size limits, stack
+ * exhaustion on absurdly deep values) become builtin errors, so that no
+ * input can make a builtin throw anything but BuiltinError.
+ */
 export function def(
   name: string,
   arity: number,
   fn: (args: Value[], ctx: BuiltinContext) => Value | undefined,
   extra?: Partial<Pick<BuiltinDef, "relation" | "nondeterministic">>,
 ): BuiltinDef {
-  return extra ? { name, arity, fn, ...extra } : { name, arity, fn };
+  const guarded = (args: Value[], ctx: BuiltinContext): Value | undefined => {
+    try {
+      return fn(args, ctx);
+    } catch (e) {
+      if (e instanceof RangeError) throw builtinErr(name, `value out of range: ${e.message}`);
+      throw e;
+    }
+  };
+  return extra ? { name, arity, fn: guarded, ...extra } : { name, arity, fn: guarded };
+}
+
+/**
+ * Materialising an integer means building all its digits; beyond this many
+ * (a literal like 1e1000000000 is a short text) we refuse instead of hanging.
+ */
+export const MAX_INT_DIGITS = 10_000;
+
+/** Decimal digits of a number's integer part (≤ 0 when |n| < 1). */
+export function intDigits(n: Num): number {
+  if (typeof n === "number") {
+    const a = Math.abs(n);
+    return a < 1 ? 0 : Math.floor(Math.log10(a)) + 1;
+  }
+  const m = n.m < 0n ? -n.m : n.m;
+  return m === 0n ? 0 : m.toString().length + n.e;
 }
 
 /** OPA's builtins.ErrOperand: reported as eval_type_error. */
@@ -105,6 +134,7 @@ export function intArg(name: string, v: Value, pos: number): number {
   } else if (!isNumber(v)) {
     throw typeErr(name, pos, v, "number");
   }
+  if (!isInteger(v) || intDigits(v) > 19) throw operandErr(name, pos, FLOAT_MSG);
   const b = toBigInt(v);
   if (b === null || b < INT64_MIN || b > INT64_MAX) throw operandErr(name, pos, FLOAT_MSG);
   return Number(b);
@@ -114,7 +144,9 @@ export function intArg(name: string, v: Value, pos: number): number {
 export function bigIntArg(name: string, v: Value, pos: number): bigint {
   if (!isNumber(v)) throw typeErr(name, pos, v, "integer");
   if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
-  const b = isInteger(v) ? toBigInt(v) : null;
+  if (!isInteger(v)) throw operandErr(name, pos, FLOAT_MSG);
+  if (intDigits(v) > MAX_INT_DIGITS) throw builtinErr(name, `operand ${pos} is too large`);
+  const b = toBigInt(v);
   if (b === null) throw operandErr(name, pos, FLOAT_MSG);
   return b;
 }

@@ -7,7 +7,8 @@
 import YAML from "yaml";
 import { Buffer } from "node:buffer";
 import { isArray, isBigNum, isSet, makeObject, objectEntries, type Value } from "../../value.js";
-import { isInteger, numFromBigInt, numFromFloat, toBigInt, toFloat } from "../../number.js";
+import { isInteger, numFromBigInt, numFromFloat, toBigInt, toFloat, type Num } from "../../number.js";
+import { intDigits } from "./args.js";
 import { formatFloat } from "./gofmt.js";
 import { goJSON } from "./gojson.js";
 
@@ -115,7 +116,14 @@ function analyze(s: string): Analysis {
   const trailingSpace = chars[chars.length - 1] === " ";
   const leadingBreak = chars[0] === "\n";
   const trailingBreak = chars[chars.length - 1] === "\n";
-  let plain = !(leadingSpace || leadingBreak || trailingSpace || trailingBreak || lineBreaks || blockIndicators);
+  let plain = !(
+    leadingSpace ||
+    leadingBreak ||
+    trailingSpace ||
+    trailingBreak ||
+    lineBreaks ||
+    blockIndicators
+  );
   let single = true;
   let block = !trailingSpace;
   if (breakSpace) {
@@ -220,12 +228,14 @@ const UINT64_MAX = 2n ** 64n - 1n;
 function numberScalar(v: Value): string {
   // JSONToYAML reads the JSON back with go-yaml: int64/uint64 stay integers,
   // everything else is a float64 printed with %g.
-  const n = v as number;
-  if (isInteger(n)) {
+  const n = v as Num;
+  if (isInteger(n) && intDigits(n) <= 20) {
     const b = toBigInt(n)!;
     if (b >= INT64_MIN && b <= UINT64_MAX) return b.toString();
   }
-  return formatFloat(toFloat(n), "g", -1);
+  const f = toFloat(n);
+  if (!Number.isFinite(f)) return f > 0 ? ".inf" : "-.inf";
+  return formatFloat(f, "g", -1);
 }
 
 function scalar(v: Value, indent: string): string {

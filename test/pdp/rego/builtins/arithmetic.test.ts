@@ -5,7 +5,9 @@ import { makeSet, toJS, type Value } from "../../../../pdp/rego/value.js";
 import { numFromText, numToString, type Num } from "../../../../pdp/rego/number.js";
 
 const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]) => builtins.find((b) => b.name === name)!.fn(args, ctx);
+// Undefined results come back as-is; the type says Value for toJS's sake.
+const call = (name: string, ...args: Value[]): Value =>
+  builtins.find((b) => b.name === name)!.fn(args, ctx) as Value;
 const text = (name: string, ...args: Value[]) => numToString(call(name, ...args) as Num);
 const n = (s: string): Value => numFromText(s)!;
 function fails(name: string, ...args: Value[]): BuiltinError {
@@ -59,7 +61,9 @@ describe("minus on sets", () => {
   it("reports mixed operands like OPA", () => {
     expect(fails("minus", makeSet([1]), 1).message).toBe("minus: operand 2 must be set but got number");
     expect(fails("minus", 1, makeSet([1])).message).toBe("minus: operand 2 must be number but got set");
-    expect(fails("minus", "a", 1).message).toBe("minus: operand 1 must be one of {number, set} but got string");
+    expect(fails("minus", "a", 1).message).toBe(
+      "minus: operand 1 must be one of {number, set} but got string",
+    );
   });
 });
 
@@ -123,7 +127,9 @@ describe("numbers.range and numbers.range_step", () => {
     expect(step.code).toBe("eval_builtin_error");
     expect(step.message).toContain("numbers.range_step: step must be a positive integer");
     expect(fails("numbers.range_step", 0, 10, 0).message).toContain("step must be a positive integer");
-    expect(fails("numbers.range", "a", 1).message).toBe("numbers.range: operand 1 must be integer but got string");
+    expect(fails("numbers.range", "a", 1).message).toBe(
+      "numbers.range: operand 1 must be integer but got string",
+    );
     expect(fails("numbers.range", 0, 1.5).message).toBe(
       "numbers.range: operand 2 must be integer number but got floating-point number",
     );
@@ -156,5 +162,30 @@ describe("bits", () => {
     expect(fails("bits.lsh", 1, -1).message).toBe(
       "bits.lsh: operand 2 must be an unsigned integer number but got a negative integer",
     );
+  });
+});
+
+describe("absurd magnitudes fail cleanly instead of hanging", () => {
+  const huge = n("1e1000000");
+  const tiny = n("-4e-1000000");
+
+  it("round, ceil, floor on tiny fractions", () => {
+    expect(call("round", tiny)).toBe(0);
+    expect(call("ceil", tiny)).toBe(0);
+    expect(call("floor", tiny)).toBe(-1);
+    expect(call("ceil", n("1e-1000000"))).toBe(1);
+    expect(call("round", huge)).toBe(huge);
+  });
+
+  it("integer-only builtins report an error", () => {
+    for (const [name, args] of [
+      ["numbers.range", [0, huge]],
+      ["bits.and", [huge, 1]],
+      ["rem", [huge, 7]],
+    ] as [string, Value[]][]) {
+      const e = fails(name, ...args);
+      expect(e.code).toBe("eval_builtin_error");
+    }
+    expect(fails("div", huge, 3).message).toContain("div:");
   });
 });

@@ -23,7 +23,9 @@ describe("array builtins", () => {
     expect(call("array.concat", a, b)).toEqual([1, 2, 3]);
     expect(a).toEqual([1, 2]);
     expect(call("array.concat", [], [])).toEqual([]);
-    expect(fails("array.concat", [], "x").message).toBe("array.concat: operand 2 must be array but got string");
+    expect(fails("array.concat", [], "x").message).toBe(
+      "array.concat: operand 2 must be array but got string",
+    );
   });
 
   it("array.slice clamps like OPA", () => {
@@ -40,7 +42,9 @@ describe("array builtins", () => {
     const e = fails("array.slice", [1], 0.5, 1);
     expect(e.code).toBe("eval_type_error");
     expect(e.message).toBe("array.slice: operand 2 must be integer number but got floating-point number");
-    expect(fails("array.slice", [1], 0, "1").message).toBe("array.slice: operand 3 must be number but got string");
+    expect(fails("array.slice", [1], 0, "1").message).toBe(
+      "array.slice: operand 3 must be number but got string",
+    );
     // Integers beyond int64 are "floating-point" to OPA too.
     expect(fails("array.slice", [1], 0, numFromText("99999999999999999999")!).message).toContain(
       "must be integer number but got floating-point number",

@@ -9,7 +9,21 @@ const call = (name: string, ...args: Value[]) => builtins.find((b) => b.name ===
 
 describe("comparison builtins", () => {
   it("orders across types as OPA does: null < boolean < number < string < array < object < set", () => {
-    const ordered: Value[] = [null, false, true, -1, 2.5, "", "a", [], [1], {}, { a: 1 }, makeSet([]), makeSet([1])];
+    const ordered: Value[] = [
+      null,
+      false,
+      true,
+      -1,
+      2.5,
+      "",
+      "a",
+      [],
+      [1],
+      {},
+      { a: 1 },
+      makeSet([]),
+      makeSet([1]),
+    ];
     for (let i = 0; i < ordered.length; i++) {
       for (let j = 0; j < ordered.length; j++) {
         expect(call("lt", ordered[i]!, ordered[j]!)).toBe(i < j);

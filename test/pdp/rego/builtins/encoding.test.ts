@@ -41,7 +41,9 @@ describe("base64 and base64url", () => {
     expect(call("base64url.decode", "aGVsbG8=")).toBe("hello");
     expect(call("base64url.decode", "aGVsbG8")).toBe("hello");
     expect(call("base64url.decode", "c3ViamVjdHM_X2Q")).toBe("subjects?_d");
-    expect(fails("base64url.decode", "aGVsb").message).toBe("base64url.decode: illegal base64url string: aGVsb");
+    expect(fails("base64url.decode", "aGVsb").message).toBe(
+      "base64url.decode: illegal base64url string: aGVsb",
+    );
   });
 });
 
@@ -73,7 +75,9 @@ describe("urlquery", () => {
   });
 
   it("encode_object sorts keys and repeats array values", () => {
-    expect(call("urlquery.encode_object", { b: ["x", "y"], a: "1 2", c: makeSet(["q"]) })).toBe("a=1+2&b=x&b=y&c=q");
+    expect(call("urlquery.encode_object", { b: ["x", "y"], a: "1 2", c: makeSet(["q"]) })).toBe(
+      "a=1+2&b=x&b=y&c=q",
+    );
     expect(call("urlquery.encode_object", {})).toBe("");
     expect(fails("urlquery.encode_object", { a: 1 }).message).toBe(
       "urlquery.encode_object: operand 1 values must be string, array[string], or set[string]",
@@ -102,7 +106,9 @@ describe("yaml", () => {
     expect(call("yaml.marshal", { b: { c: [1, "two"], d: {} }, a10: 1, a2: 2, "1": "x" })).toBe(
       '"1": x\na2: 2\na10: 1\nb:\n  c:\n  - 1\n  - two\n  d: {}\n',
     );
-    expect(call("yaml.marshal", ["true", "", "a: b", "- x", "multi\nline", "x\n", 1.5, null, "yes", "#c"])).toBe(
+    expect(
+      call("yaml.marshal", ["true", "", "a: b", "- x", "multi\nline", "x\n", 1.5, null, "yes", "#c"]),
+    ).toBe(
       "- \"true\"\n- \"\"\n- 'a: b'\n- '- x'\n- |-\n  multi\n  line\n- |\n  x\n- 1.5\n- null\n- \"yes\"\n- '#c'\n",
     );
     expect(call("yaml.marshal", "plain")).toBe("plain\n");
@@ -110,7 +116,9 @@ describe("yaml", () => {
   });
 
   it("unmarshals YAML 1.1 as go-yaml v2 does", () => {
-    expect(toJS(call("yaml.unmarshal", "a: yes\nb: 0777\nc: 2001-12-14\nd: [1, 2.5]\n1: x\ne: ~\n")!)).toEqual({
+    expect(
+      toJS(call("yaml.unmarshal", "a: yes\nb: 0777\nc: 2001-12-14\nd: [1, 2.5]\n1: x\ne: ~\n")!),
+    ).toEqual({
       "1": "x",
       a: true,
       b: 511,

@@ -4,7 +4,8 @@ import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins
 import { makeSet, toJS, type Value } from "../../../../pdp/rego/value.js";
 
 const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]): Value | undefined => builtins.find((b) => b.name === name)!.fn(args, ctx);
+const call = (name: string, ...args: Value[]): Value | undefined =>
+  builtins.find((b) => b.name === name)!.fn(args, ctx);
 const js = (name: string, ...args: Value[]): unknown => toJS(call(name, ...args)!);
 
 function callErr(name: string, ...args: Value[]): BuiltinError {
@@ -28,7 +29,9 @@ describe("graph.reachable", () => {
     expect(js("graph.reachable", { a: ["b"], b: null }, ["a"])).toEqual(["a", "b"]);
   });
   it("checks operand types", () => {
-    expect(callErr("graph.reachable", 1, ["a"]).message).toBe("graph.reachable: operand 1 must be object but got number");
+    expect(callErr("graph.reachable", 1, ["a"]).message).toBe(
+      "graph.reachable: operand 1 must be object but got number",
+    );
     expect(callErr("graph.reachable", {}, "a").message).toBe(
       "graph.reachable: operand 2 must be {array, set} but got string",
     );
@@ -38,7 +41,9 @@ describe("graph.reachable", () => {
 describe("graph.reachable_paths", () => {
   it("enumerates paths", () => {
     expect(js("graph.reachable_paths", {}, S("a"))).toEqual([]);
-    expect(js("graph.reachable_paths", { a: S("b"), b: S("c"), c: S("a") }, S("a"))).toEqual([["a", "b", "c"]]);
+    expect(js("graph.reachable_paths", { a: S("b"), b: S("c"), c: S("a") }, S("a"))).toEqual([
+      ["a", "b", "c"],
+    ]);
     expect(
       js(
         "graph.reachable_paths",
@@ -61,7 +66,10 @@ describe("graph.reachable_paths", () => {
       ["5", "4", "2", "1"],
       ["5", "4", "3", "2", "1"],
     ]);
-    expect(js("graph.reachable_paths", { a: ["b"], b: ["nonexistent"] }, S("a", "b"))).toEqual([["a", "b"], ["b"]]);
+    expect(js("graph.reachable_paths", { a: ["b"], b: ["nonexistent"] }, S("a", "b"))).toEqual([
+      ["a", "b"],
+      ["b"],
+    ]);
   });
   it("errors", () => {
     expect(callErr("graph.reachable_paths", 1, [1]).code).toBe("eval_type_error");

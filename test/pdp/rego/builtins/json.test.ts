@@ -25,9 +25,19 @@ describe("json.marshal", () => {
     expect(call("json.marshal", { b: [1, 2.5], a: makeSet(["z", "y"]), c: null })).toBe(
       '{"a":["y","z"],"b":[1,2.5],"c":null}',
     );
-    expect(call("json.marshal", "<a & b>\u2028\b\u0001")).toBe('"\\u003ca \\u0026 b\\u003e\\u2028\\b\\u0001"');
+    expect(call("json.marshal", "<a & b>\u2028\b\u0001")).toBe(
+      '"\\u003ca \\u0026 b\\u003e\\u2028\\b\\u0001"',
+    );
     expect(call("json.marshal", numFromText("123456789123456789123")!)).toBe("123456789123456789123");
-    expect(call("json.marshal", makeObject([[1, "x"], [[1], "y"]]))).toBe('{"1":"x","[1]":"y"}');
+    expect(
+      call(
+        "json.marshal",
+        makeObject([
+          [1, "x"],
+          [[1], "y"],
+        ]),
+      ),
+    ).toBe('{"1":"x","[1]":"y"}');
   });
 
   it("marshal_with_options pretty-prints like json.MarshalIndent", () => {
@@ -57,7 +67,10 @@ describe("json.marshal", () => {
 
 describe("json.unmarshal and json.is_valid", () => {
   it("keeps numbers exact", () => {
-    const v = call("json.unmarshal", '{"a": 12345678901234567890, "b": [0.1, -2e3, true, null, "\\u00e9\\ud83d\\ude00"]}');
+    const v = call(
+      "json.unmarshal",
+      '{"a": 12345678901234567890, "b": [0.1, -2e3, true, null, "\\u00e9\\ud83d\\ude00"]}',
+    );
     expect(toJSONText(v!)).toBe('{"a":12345678901234567890,"b":[0.1,-2000,true,null,"é😀"]}');
   });
 
@@ -70,7 +83,9 @@ describe("json.unmarshal and json.is_valid", () => {
     expect(msg("1 2")).toBe("json.unmarshal: error: invalid character '2' after top-level value");
     expect(msg("plainstring")).toBe("json.unmarshal: invalid character 'p' looking for beginning of value");
     expect(fails("json.unmarshal", "{").code).toBe("eval_builtin_error");
-    expect(fails("json.unmarshal", 1).message).toBe("json.unmarshal: operand 1 must be string but got number");
+    expect(fails("json.unmarshal", 1).message).toBe(
+      "json.unmarshal: operand 1 must be string but got number",
+    );
   });
 
   it("is_valid is strict and false for non-strings", () => {
@@ -91,15 +106,22 @@ describe("json.filter and json.remove", () => {
     expect(js("json.filter", doc, ["a", "a/b/c"])).toEqual({ a: { b: { c: 7, d: 8, x: 0 } } });
     expect(js("json.filter", { a: [10, 11, 12] }, ["a/0", "a/2"])).toEqual({ a: [10, 12] });
     expect(js("json.filter", { "a/b": 1, "c~d": 2 }, ["a~1b", "c~0d"])).toEqual({ "a/b": 1, "c~d": 2 });
-    expect(fails("json.filter", doc, "a").message).toBe("json.filter: operand 2 must be one of {set, array} but got string");
+    expect(fails("json.filter", doc, "a").message).toBe(
+      "json.filter: operand 2 must be one of {set, array} but got string",
+    );
     expect(fails("json.filter", doc, [1]).message).toBe(
       "json.filter: operand 2 must be one of {set, array} containing string paths or array of path segments but got number",
     );
   });
 
   it("remove drops the selected paths", () => {
-    expect(js("json.remove", { a: { b: { c: 7, d: 8 } }, e: 9 }, makeSet(["a/b/c"]))).toEqual({ a: { b: { d: 8 } }, e: 9 });
-    expect(js("json.remove", { a: { b: { c: 7, d: 8 }, e: 9 } }, ["a/b/c", "a/e"])).toEqual({ a: { b: { d: 8 } } });
+    expect(js("json.remove", { a: { b: { c: 7, d: 8 } }, e: 9 }, makeSet(["a/b/c"]))).toEqual({
+      a: { b: { d: 8 } },
+      e: 9,
+    });
+    expect(js("json.remove", { a: { b: { c: 7, d: 8 }, e: 9 } }, ["a/b/c", "a/e"])).toEqual({
+      a: { b: { d: 8 } },
+    });
     expect(js("json.remove", { a: { b: 7 }, c: 1 }, ["a", "a/b"])).toEqual({ c: 1 });
     expect(js("json.remove", { a: [1, 2, 3] }, ["/a/1"])).toEqual({ a: [1, 3] });
     expect(js("json.remove", { a: makeSet(["x", "y"]) }, ["a/x"])).toEqual({ a: ["y"] });
@@ -116,14 +138,24 @@ describe("json.patch", () => {
     expect(patch({ a: 1, b: 2 }, { op: "remove", path: "/a" })).toEqual({ b: 2 });
     expect(patch({ a: [1, 2, 3] }, { op: "remove", path: "/a/0" })).toEqual({ a: [2, 3] });
     expect(patch({ a: 1 }, { op: "replace", path: "/a", value: [2] })).toEqual({ a: [2] });
-    expect(patch({ a: { b: 1 }, c: {} }, { op: "move", from: "/a/b", path: "/c/d" })).toEqual({ a: {}, c: { d: 1 } });
-    expect(patch({ a: { b: 1 } }, { op: "copy", from: "/a", path: "/c" })).toEqual({ a: { b: 1 }, c: { b: 1 } });
-    expect(patch({ a: 1 }, { op: "test", path: "/a", value: 1 }, { op: "add", path: "/t", value: true })).toEqual({
+    expect(patch({ a: { b: 1 }, c: {} }, { op: "move", from: "/a/b", path: "/c/d" })).toEqual({
+      a: {},
+      c: { d: 1 },
+    });
+    expect(patch({ a: { b: 1 } }, { op: "copy", from: "/a", path: "/c" })).toEqual({
+      a: { b: 1 },
+      c: { b: 1 },
+    });
+    expect(
+      patch({ a: 1 }, { op: "test", path: "/a", value: 1 }, { op: "add", path: "/t", value: true }),
+    ).toEqual({
       a: 1,
       t: true,
     });
     expect(patch({ a: 1 }, { op: "add", path: "", value: [1] })).toEqual([1]);
-    expect(patch({ s: makeSet(["x"]) }, { op: "add", path: ["s", "y"], value: "y" })).toEqual({ s: ["x", "y"] });
+    expect(patch({ s: makeSet(["x"]) }, { op: "add", path: ["s", "y"], value: "y" })).toEqual({
+      s: ["x", "y"],
+    });
   });
 
   it("is undefined when a patch does not apply", () => {

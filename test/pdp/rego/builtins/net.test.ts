@@ -50,7 +50,9 @@ describe("net.cidr_contains", () => {
 
 describe("net.cidr_intersects", () => {
   it("intersects", () => {
-    expect(call("net.cidr_intersects", "fd1e:5bfe:8af3:9ddc::/64", "fd1e:5bfe:8af3:9ddc:1111::/72")).toBe(true);
+    expect(call("net.cidr_intersects", "fd1e:5bfe:8af3:9ddc::/64", "fd1e:5bfe:8af3:9ddc:1111::/72")).toBe(
+      true,
+    );
     expect(call("net.cidr_intersects", "fd1e:5bfe:8af3:9ddc::/64", "2001:4860:4860::8888/32")).toBe(false);
     expect(call("net.cidr_intersects", "192.168.1.0/25", "192.168.1.64/26")).toBe(true);
     expect(call("net.cidr_intersects", "192.168.1.0/26", "192.168.1.64/26")).toBe(false);
@@ -63,12 +65,20 @@ describe("net.cidr_contains_matches", () => {
       [0, 1],
       [1, 0],
     ]);
-    expect(js("net.cidr_contains_matches", [["1.1.2.0/24", 1], "1.1.1.0/24"], ["1.1.1.1", "1.1.2.1"])).toEqual([
+    expect(
+      js("net.cidr_contains_matches", [["1.1.2.0/24", 1], "1.1.1.0/24"], ["1.1.1.1", "1.1.2.1"]),
+    ).toEqual([
       [0, 1],
       [1, 0],
     ]);
     expect(js("net.cidr_contains_matches", "1.1.1.0/24", "1.1.1.128")).toEqual([["1.1.1.0/24", "1.1.1.128"]]);
-    expect(js("net.cidr_contains_matches", { a: "1.1.1.0/24", b: ["2.2.2.0/24"] }, makeSet(["1.1.1.1", "2.2.2.2"]))).toEqual([
+    expect(
+      js(
+        "net.cidr_contains_matches",
+        { a: "1.1.1.0/24", b: ["2.2.2.0/24"] },
+        makeSet(["1.1.1.1", "2.2.2.2"]),
+      ),
+    ).toEqual([
       ["a", "1.1.1.1"],
       ["b", "2.2.2.2"],
     ]);
@@ -80,9 +90,19 @@ describe("net.cidr_contains_matches", () => {
 
 describe("net.cidr_expand", () => {
   it("expands", () => {
-    expect(js("net.cidr_expand", "192.168.1.1/30")).toEqual(["192.168.1.0", "192.168.1.1", "192.168.1.2", "192.168.1.3"]);
+    expect(js("net.cidr_expand", "192.168.1.1/30")).toEqual([
+      "192.168.1.0",
+      "192.168.1.1",
+      "192.168.1.2",
+      "192.168.1.3",
+    ]);
     expect(js("net.cidr_expand", "10.0.0.1/32")).toEqual(["10.0.0.1"]);
-    expect(js("net.cidr_expand", "2001:db8::/126")).toEqual(["2001:db8::", "2001:db8::1", "2001:db8::2", "2001:db8::3"]);
+    expect(js("net.cidr_expand", "2001:db8::/126")).toEqual([
+      "2001:db8::",
+      "2001:db8::1",
+      "2001:db8::2",
+      "2001:db8::3",
+    ]);
     expect(callErr("net.cidr_expand", "foo").message).toBe("net.cidr_expand: invalid CIDR address: foo");
   });
 });
@@ -108,7 +128,10 @@ describe("net.cidr_merge", () => {
     expect(js("net.cidr_merge", ["192.0.128.0/24", "192.0.129.0/24"])).toEqual(["192.0.128.0/23"]);
     expect(js("net.cidr_merge", ["192.0.128.0/24", "192.0.128.0/24"])).toEqual(["192.0.128.0/24"]);
     expect(js("net.cidr_merge", ["192.0.128.0/24", "0.0.0.0/0"])).toEqual(["0.0.0.0/0"]);
-    expect(js("net.cidr_merge", ["192.0.129.0/24", "192.0.130.0/24"])).toEqual(["192.0.129.0/24", "192.0.130.0/24"]);
+    expect(js("net.cidr_merge", ["192.0.129.0/24", "192.0.130.0/24"])).toEqual([
+      "192.0.129.0/24",
+      "192.0.130.0/24",
+    ]);
     expect(js("net.cidr_merge", ["192.0.128.0/24", "192.0.129.0/24", "192.0.130.0/24"])).toEqual([
       "192.0.128.0/23",
       "192.0.130.0/24",
@@ -117,7 +140,10 @@ describe("net.cidr_merge", () => {
       "2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128",
     ]);
     expect(
-      js("net.cidr_merge", ["2601:600:8a80:207e:a57d:7567:e2c9:e7b3/64", "2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128"]),
+      js("net.cidr_merge", [
+        "2601:600:8a80:207e:a57d:7567:e2c9:e7b3/64",
+        "2601:600:8a80:207e:a57d:7567:e2c9:e7b3/128",
+      ]),
     ).toEqual(["2601:600:8a80:207e::/64"]);
     expect(js("net.cidr_merge", ["192.0.128.1", "192.0.128.0/24"])).toEqual(["192.0.128.0/24"]);
     expect(js("net.cidr_merge", makeSet(["10.0.0.0/32", "10.0.0.1/32", "10.0.0.2/32"]))).toEqual([

@@ -36,14 +36,16 @@ describe("object.get", () => {
   });
 
   it("requires an object", () => {
-    expect(fails("object.get", [1], 0, null).message).toBe("object.get: operand 1 must be object but got array");
+    expect(fails("object.get", [1], 0, null).message).toBe(
+      "object.get: operand 1 must be object but got array",
+    );
   });
 });
 
 describe("object.keys, object.remove, object.filter", () => {
   it("keys", () => {
     expect(js("object.keys", { b: 2, a: 1 })).toEqual(["a", "b"]);
-    expect(js("object.keys", makeObject([[[ "a" ], 1]]))).toEqual([["a"]]);
+    expect(js("object.keys", makeObject([[["a"], 1]]))).toEqual([["a"]]);
     expect(js("object.keys", {})).toEqual([]);
     const e = fails("object.keys", "object");
     expect(e.code).toBe("eval_type_error");
@@ -64,7 +66,16 @@ describe("object.keys, object.remove, object.filter", () => {
   it("filter keeps only the given keys", () => {
     expect(js("object.filter", { a: { b: 7 }, e: 9 }, makeSet(["a"]))).toEqual({ a: { b: 7 } });
     expect(js("object.filter", { a: 7 }, [])).toEqual({});
-    expect(js("object.filter", makeObject([[1, "x"], ["1", "y"]]), [1])).toEqual({ "1": "x" });
+    expect(
+      js(
+        "object.filter",
+        makeObject([
+          [1, "x"],
+          ["1", "y"],
+        ]),
+        [1],
+      ),
+    ).toEqual({ "1": "x" });
   });
 });
 
@@ -74,7 +85,9 @@ describe("object.union and object.union_n", () => {
     expect(js("object.union", { b: 2 }, { a: { b: { c: 1 } } })).toEqual({ a: { b: { c: 1 } }, b: 2 });
     expect(js("object.union", { a: { b: 1, c: 2 } }, { a: { b: 3 } })).toEqual({ a: { b: 3, c: 2 } });
     expect(js("object.union", { a: { b: 1 } }, { a: 5 })).toEqual({ a: 5 });
-    expect(fails("object.union", {}, [1]).message).toBe("object.union: operand 2 must be object but got array");
+    expect(fails("object.union", {}, [1]).message).toBe(
+      "object.union: operand 2 must be object but got array",
+    );
   });
 
   it("union_n folds left to right", () => {
@@ -84,7 +97,9 @@ describe("object.union and object.union_n", () => {
     expect(js("object.union_n", [{ a: { b: 2 } }, { a: { c: 3 } }])).toEqual({ a: { b: 2, c: 3 } });
     const e = fails("object.union_n", [{ foo: 1 }, { bar: 2 }, "baz"]);
     expect(e.code).toBe("eval_type_error");
-    expect(e.message).toBe("object.union_n: operand 1 must be array of objects but got array containing string");
+    expect(e.message).toBe(
+      "object.union_n: operand 1 must be array of objects but got array containing string",
+    );
   });
 });
 

@@ -27,6 +27,8 @@ describe("rand.intn", () => {
   });
   it("checks operands", () => {
     expect(() => call(mk(), 1, 10)).toThrow("rand.intn: operand 1 must be string but got number");
-    expect(() => call(mk(), "k", 1.5)).toThrow("rand.intn: operand 2 must be integer number but got floating-point number");
+    expect(() => call(mk(), "k", 1.5)).toThrow(
+      "rand.intn: operand 2 must be integer number but got floating-point number",
+    );
   });
 });

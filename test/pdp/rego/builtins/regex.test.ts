@@ -179,14 +179,18 @@ describe("regex.template_match", () => {
   it("matches templates", () => {
     expect(call("regex.template_match", "urn:foo:{.*}", "urn:foo:bar:baz", "{", "}")).toBe(true);
     expect(call("regex.template_match", "urn:foo:{.*}", "urn:fo:bar:baz", "{", "}")).toBe(false);
-    expect(call("regex.template_match", "/users/id-{[0-9]{1,4}}/update", "/users/id-123/update", "{", "}")).toBe(
-      true,
-    );
-    expect(call("regex.template_match", "/users/id-{[0-9]{1,4}}/update", "/users/id-123123/update", "{", "}")).toBe(
+    expect(
+      call("regex.template_match", "/users/id-{[0-9]{1,4}}/update", "/users/id-123/update", "{", "}"),
+    ).toBe(true);
+    expect(
+      call("regex.template_match", "/users/id-{[0-9]{1,4}}/update", "/users/id-123123/update", "{", "}"),
+    ).toBe(false);
+    expect(call("regex.template_match", "urn:foo.bar.com:{.*}", "urn:foo.bar.com:bar:baz", "<", ">")).toBe(
       false,
     );
-    expect(call("regex.template_match", "urn:foo.bar.com:{.*}", "urn:foo.bar.com:bar:baz", "<", ">")).toBe(false);
-    expect(call("regex.template_match", "urn:foo.bar.com:<.*>", "urn:foo.bar.com:bar:baz", "<", ">")).toBe(true);
+    expect(call("regex.template_match", "urn:foo.bar.com:<.*>", "urn:foo.bar.com:bar:baz", "<", ">")).toBe(
+      true,
+    );
   });
   it("checks delimiters and balance", () => {
     expect(callErr("regex.template_match", "a", "a", "{{", "}").message).toBe(
@@ -220,8 +224,10 @@ describe("regex.globs_match", () => {
     ".*.*.*.*f": [".*.*.*.*g"],
   };
   it("agrees with glob-intersection's test suite", () => {
-    for (const [l, rs] of Object.entries(nonEmpty)) for (const r of rs) expect(call("regex.globs_match", l, r), `${l} ~ ${r}`).toBe(true);
-    for (const [l, rs] of Object.entries(empty)) for (const r of rs) expect(call("regex.globs_match", l, r), `${l} ~ ${r}`).toBe(false);
+    for (const [l, rs] of Object.entries(nonEmpty))
+      for (const r of rs) expect(call("regex.globs_match", l, r), `${l} ~ ${r}`).toBe(true);
+    for (const [l, rs] of Object.entries(empty))
+      for (const r of rs) expect(call("regex.globs_match", l, r), `${l} ~ ${r}`).toBe(false);
     expect(call("regex.globs_match", "a.a.", ".b.b")).toBe(true);
     expect(call("regex.globs_match", "[a-z]+", "[0-9]*")).toBe(false);
   });

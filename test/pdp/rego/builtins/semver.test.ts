@@ -4,7 +4,8 @@ import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins
 import type { Value } from "../../../../pdp/rego/value.js";
 
 const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]): Value | undefined => builtins.find((b) => b.name === name)!.fn(args, ctx);
+const call = (name: string, ...args: Value[]): Value | undefined =>
+  builtins.find((b) => b.name === name)!.fn(args, ctx);
 
 function callErr(name: string, ...args: Value[]): BuiltinError {
   try {

@@ -29,7 +29,9 @@ describe("sprintf", () => {
     expect(sprintf("%v", n("9223372036854775807"))).toBe("9223372036854775807");
     expect(sprintf("%x", n("18446744073709551616"))).toBe("10000000000000000");
     expect(sprintf("%f", n("18446744073709551616"))).toBe("%!f(big.Int=18446744073709551616)");
-    expect(sprintf("%T %T %T %T", 1, n("18446744073709551616"), 1.5, "s")).toBe("int *big.Int float64 string");
+    expect(sprintf("%T %T %T %T", 1, n("18446744073709551616"), 1.5, "s")).toBe(
+      "int *big.Int float64 string",
+    );
   });
 
   it("reproduces Go's complaints for mismatched verbs", () => {
@@ -72,7 +74,9 @@ describe("sprintf", () => {
 
   it("strings: padding, truncation, hex and quoting", () => {
     expect(sprintf("%5s|%-5s|%.2s|%5.1s", "ab", "cd", "abc", "abc")).toBe("   ab|cd   |ab|    a");
-    expect(sprintf("%x|% x|%# x|%#x|%X", "hi", "hi", "hi", "hi", "hi")).toBe("6869|68 69|0x68 0x69|0x6869|6869");
+    expect(sprintf("%x|% x|%# x|%#x|%X", "hi", "hi", "hi", "hi", "hi")).toBe(
+      "6869|68 69|0x68 0x69|0x6869|6869",
+    );
     expect(sprintf("%q", 'a"b\n')).toBe('"a\\"b\\n"');
     expect(sprintf("%+q|%#q|%q", "é", "abc", "é\u0001")).toBe('"\\u00e9"|`abc`|"é\\x01"');
     expect(sprintf("%#v", "x")).toBe('"x"');

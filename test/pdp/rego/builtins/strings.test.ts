@@ -24,7 +24,9 @@ describe("concat, split, strings.split_n", () => {
     expect(fails("concat", ",", ["a", 1]).message).toBe(
       "concat: operand 2 must be array of strings but got array containing number",
     );
-    expect(fails("concat", ",", "ab").message).toBe("concat: operand 2 must be one of {set, array} but got string");
+    expect(fails("concat", ",", "ab").message).toBe(
+      "concat: operand 2 must be one of {set, array} but got string",
+    );
     expect(fails("concat", 1, []).message).toBe("concat: operand 1 must be string but got number");
   });
 
@@ -116,6 +118,8 @@ describe("substring and format_int", () => {
     expect(call("format_int", 10, 2)).toBe("1010");
     expect(call("format_int", 8, 8)).toBe("10");
     expect(call("format_int", numFromText("123456789123456789123.7")!, 10)).toBe("123456789123456789123");
+    expect(call("format_int", numFromText("-9e-1000000")!, 10)).toBe("0");
+    expect(fails("format_int", numFromText("1e1000000")!, 10).code).toBe("eval_builtin_error");
     const e = fails("format_int", 1, 3);
     expect(e.code).toBe("eval_type_error");
     expect(e.message).toBe("format_int: operand 2 must be one of {2, 8, 10, 16}");

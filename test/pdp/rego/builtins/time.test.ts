@@ -38,7 +38,9 @@ describe("time.parse_rfc3339_ns", () => {
       numFromBigInt(-9223372036854775808n),
     );
     expect(call("time.parse_rfc3339_ns", "1970-01-01T00:00:00-00:00")).toBe(0);
-    expect(call("time.parse_rfc3339_ns", "2017-06-02T19:00:00-07:00")).toEqual(numFromBigInt(1496455200000000000n));
+    expect(call("time.parse_rfc3339_ns", "2017-06-02T19:00:00-07:00")).toEqual(
+      numFromBigInt(1496455200000000000n),
+    );
     expect(call("time.parse_rfc3339_ns", "2262-04-11T23:47:16.854775807-00:00")).toEqual(
       numFromBigInt(9223372036854775807n),
     );
@@ -90,7 +92,9 @@ describe("time.parse_ns", () => {
       'time.parse_ns: parsing time "25:00": hour out of range',
     );
     // no year in the layout: year 0 is outside the ns range
-    expect(callErr("time.parse_ns", "15:04", "10:00").message).toBe("time.parse_ns: time outside of valid range");
+    expect(callErr("time.parse_ns", "15:04", "10:00").message).toBe(
+      "time.parse_ns: time outside of valid range",
+    );
   });
 });
 
@@ -102,14 +106,20 @@ describe("time.parse_duration_ns", () => {
     expect(call("time.parse_duration_ns", "1.5µs")).toBe(1500);
     expect(call("time.parse_duration_ns", "0")).toBe(0);
     expect(call("time.parse_duration_ns", ".5s")).toBe(500000000);
-    expect(call("time.parse_duration_ns", "2562047h47m16.854775807s")).toEqual(numFromBigInt(9223372036854775807n));
+    expect(call("time.parse_duration_ns", "2562047h47m16.854775807s")).toEqual(
+      numFromBigInt(9223372036854775807n),
+    );
   });
   it("reports errors", () => {
     expect(callErr("time.parse_duration_ns", "1x").message).toBe(
       'time.parse_duration_ns: time: unknown unit "x" in duration "1x"',
     );
-    expect(callErr("time.parse_duration_ns", "1").message).toBe('time.parse_duration_ns: time: missing unit in duration "1"');
-    expect(callErr("time.parse_duration_ns", "").message).toBe('time.parse_duration_ns: time: invalid duration ""');
+    expect(callErr("time.parse_duration_ns", "1").message).toBe(
+      'time.parse_duration_ns: time: missing unit in duration "1"',
+    );
+    expect(callErr("time.parse_duration_ns", "").message).toBe(
+      'time.parse_duration_ns: time: invalid duration ""',
+    );
     expect(callErr("time.parse_duration_ns", "9999999999h").message).toBe(
       'time.parse_duration_ns: time: invalid duration "9999999999h"',
     );
@@ -127,7 +137,9 @@ describe("date, clock, weekday", () => {
     expect(call("time.clock", [-1, ""])).toEqual([23, 59, 59]);
   });
   it("rejects huge, fractional or malformed timestamps", () => {
-    expect(callErr("time.date", numFromBigInt(1582977600n * 10n ** 12n)).message).toBe("time.date: timestamp too big");
+    expect(callErr("time.date", numFromBigInt(1582977600n * 10n ** 12n)).message).toBe(
+      "time.date: timestamp too big",
+    );
     expect(callErr("time.weekday", numFromBigInt(1582977600n * 10n ** 12n)).message).toBe(
       "time.weekday: timestamp too big",
     );
@@ -136,7 +148,9 @@ describe("date, clock, weekday", () => {
       "time.date: operand 1 must be either number (ns) or [number (ns), string (tz)] but got string",
     );
     expect(callErr("time.date", []).code).toBe("eval_type_error");
-    expect(callErr("time.date", [0, "Nowhere/Land"]).message).toBe("time.date: unknown time zone Nowhere/Land");
+    expect(callErr("time.date", [0, "Nowhere/Land"]).message).toBe(
+      "time.date: unknown time zone Nowhere/Land",
+    );
   });
 });
 
@@ -147,13 +161,19 @@ describe("time.format", () => {
     expect(call("time.format", [numFromBigInt(1707133074000000000n), "America/New_York"])).toBe(
       "2024-02-05T06:37:54-05:00",
     );
-    expect(call("time.format", [numFromBigInt(1707133074000000000n), "UTC", "Mon Jan _2 15:04:05 MST 2006"])).toBe(
-      "Mon Feb  5 11:37:54 UTC 2024",
-    );
     expect(
-      call("time.format", [numFromBigInt(1707133074000000000n), "America/New_York", "Mon Jan _2 15:04:05 MST 2006"]),
+      call("time.format", [numFromBigInt(1707133074000000000n), "UTC", "Mon Jan _2 15:04:05 MST 2006"]),
+    ).toBe("Mon Feb  5 11:37:54 UTC 2024");
+    expect(
+      call("time.format", [
+        numFromBigInt(1707133074000000000n),
+        "America/New_York",
+        "Mon Jan _2 15:04:05 MST 2006",
+      ]),
     ).toBe("Mon Feb  5 06:37:54 EST 2024");
-    expect(call("time.format", [numFromBigInt(1707133074000000000n), "UTC", "RFC822Z"])).toBe("05 Feb 24 11:37 +0000");
+    expect(call("time.format", [numFromBigInt(1707133074000000000n), "UTC", "RFC822Z"])).toBe(
+      "05 Feb 24 11:37 +0000",
+    );
     expect(call("time.format", [numFromBigInt(1707133074012000000n), "", "2006-01-02 03:04:05.000 PM"])).toBe(
       "2024-02-05 11:37:54.012 AM",
     );
@@ -171,8 +191,12 @@ describe("time.add_date / time.diff", () => {
     expect(callErr("time.add_date", 0, 300, 0, 0).message).toBe("time.add_date: time outside of valid range");
   });
   it("diffs", () => {
-    expect(call("time.diff", ns("2021-11-12T23:30:00Z"), ns("2020-10-13T22:31:01Z"))).toEqual([1, 0, 30, 0, 58, 59]);
-    expect(call("time.diff", ns("2020-10-13T22:31:01Z"), ns("2021-11-12T23:30:00Z"))).toEqual([1, 0, 30, 0, 58, 59]);
+    expect(call("time.diff", ns("2021-11-12T23:30:00Z"), ns("2020-10-13T22:31:01Z"))).toEqual([
+      1, 0, 30, 0, 58, 59,
+    ]);
+    expect(call("time.diff", ns("2020-10-13T22:31:01Z"), ns("2021-11-12T23:30:00Z"))).toEqual([
+      1, 0, 30, 0, 58, 59,
+    ]);
     expect(call("time.diff", 0, 0)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });
@@ -180,7 +204,9 @@ describe("time.add_date / time.diff", () => {
 describe("lib/gotime", () => {
   it("round-trips RFC3339Nano", () => {
     const t = parse("2006-01-02T15:04:05.999999999Z07:00", "2021-06-07T08:09:10.123456789+02:00");
-    expect(format({ ...t, loc: UTC }, "2006-01-02T15:04:05.999999999Z07:00")).toBe("2021-06-07T06:09:10.123456789Z");
+    expect(format({ ...t, loc: UTC }, "2006-01-02T15:04:05.999999999Z07:00")).toBe(
+      "2021-06-07T06:09:10.123456789Z",
+    );
     const tz = loadLocation("Europe/Berlin");
     expect(format(fromUnixNano(0n, tz), "15:04 Z07:00")).toBe("01:00 +01:00");
   });

@@ -58,6 +58,7 @@ describe("to_number", () => {
     expect(call("to_number", "-1.5e3")).toBe(-1500);
     expect(call("to_number", "+.5")).toBe(0.5);
     expect(call("to_number", "5.")).toBe(5);
+    expect(call("to_number", "0x1.8p1")).toBe(3);
   });
 
   it("keeps big numeric strings exact", () => {
@@ -65,8 +66,12 @@ describe("to_number", () => {
   });
 
   it("rejects what strconv.ParseFloat rejects, with OPA's messages", () => {
-    expect(fails("to_number", "abc").message).toBe('to_number: strconv.ParseFloat: parsing "abc": invalid syntax');
+    expect(fails("to_number", "abc").message).toBe(
+      'to_number: strconv.ParseFloat: parsing "abc": invalid syntax',
+    );
     expect(fails("to_number", "abc").code).toBe("eval_builtin_error");
+    expect(fails("to_number", "0x10").message).toContain("invalid syntax");
+    expect(fails("to_number", " 1").message).toContain("invalid syntax");
     expect(fails("to_number", "1e400").message).toContain("value out of range");
     const inf = fails("to_number", "-Inf");
     expect(inf.code).toBe("eval_type_error");

@@ -5,7 +5,8 @@ import type { Value } from "../../../../pdp/rego/value.js";
 import { numFromText, numToString } from "../../../../pdp/rego/number.js";
 
 const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]): Value | undefined => builtins.find((b) => b.name === name)!.fn(args, ctx);
+const call = (name: string, ...args: Value[]): Value | undefined =>
+  builtins.find((b) => b.name === name)!.fn(args, ctx);
 const text = (name: string, s: string): string => numToString(call(name, s) as number);
 
 function callErr(name: string, ...args: Value[]): BuiltinError {
@@ -68,7 +69,9 @@ describe("units.parse_bytes", () => {
     );
     expect(callErr("units.parse_bytes", "KB").message).toContain("no byte amount provided");
     expect(callErr("units.parse_bytes", "1xb").message).toContain("byte unit xb not recognized");
-    expect(callErr("units.parse_bytes", "1.2.3kb").message).toContain("could not parse byte amount to a number");
+    expect(callErr("units.parse_bytes", "1.2.3kb").message).toContain(
+      "could not parse byte amount to a number",
+    );
     expect(callErr("units.parse_bytes", "1e1234567").message).toContain("exponent too large");
   });
 });
@@ -110,7 +113,9 @@ describe("units.parse", () => {
   });
   it("5E is exa", () => expect(text("units.parse", "5E")).toBe("5000000000000000000"));
   it("errors", () => {
-    expect(callErr("units.parse", "1 K").message).toBe("units.parse: units.parse: spaces not allowed in resource strings");
+    expect(callErr("units.parse", "1 K").message).toBe(
+      "units.parse: units.parse: spaces not allowed in resource strings",
+    );
     expect(callErr("units.parse", "K").message).toContain("no amount provided");
     expect(callErr("units.parse", "1mb").message).toContain("unit mb not recognized");
     expect(callErr("units.parse", 1).code).toBe("eval_type_error");
