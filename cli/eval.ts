@@ -108,7 +108,10 @@ export function planQuery(query: string): QueryPlan {
     }
     const v = `${VALUE_VAR}${i}`;
     plans.push({ text, location, valueVar: v });
-    parts.push(`${v} = (${termText})${withText}`, `${v} != false`);
+    // A lone expression reports its value even when it is `false`, as `opa eval` does;
+    // in a longer query a `false` expression fails the query.
+    parts.push(`${v} = (${termText})${withText}`);
+    if (exprs.length > 1) parts.push(`${v} != false`);
   });
   return { query: parts.join("\n"), exprs: plans };
 }

@@ -25,6 +25,8 @@ export interface TestCase {
   /** Path under data: ["pkg", "test_x"]. */
   path: string[];
   file: string;
+  /** Which definition of the rule (0 for the first), in module order. */
+  index: number;
 }
 
 export type TestStatus = "PASS" | "FAIL" | "ERROR" | "SKIPPED";
@@ -55,10 +57,13 @@ export function discoverTests(modules: readonly Module[]): TestCase[] {
       if (!first || first.type !== "var" || r.head.args !== null) continue;
       if (!first.name.startsWith("test_") && !first.name.startsWith("todo_test_")) continue;
       const path = [...pkg, first.name];
-      const name = refText(path);
-      if (seen.has(name)) continue;
+      const base = refText(path);
+      // Like `opa test`, every definition of a test is its own test: test_x, test_x#01, …
+      let index = 0;
+      while (seen.has(index === 0 ? base : `${base}#${String(index).padStart(2, "0")}`)) index++;
+      const name = index === 0 ? base : `${base}#${String(index).padStart(2, "0")}`;
       seen.add(name);
-      out.push({ name, path, file: m.file });
+      out.push({ name, path, file: m.file, index });
     }
   }
   return out;
@@ -68,8 +73,8 @@ export function runTest(policy: CompiledPolicy, tc: TestCase, timeoutMs: number)
   if (tc.path[tc.path.length - 1]!.startsWith("todo_")) return { ...tc, status: "SKIPPED", durationMs: 0 };
   const t0 = performance.now();
   try {
-    const rows = policy.query(`portcullis__test = ${refText(tc.path)}`, { timeoutMs, print: () => {} });
-    const ok = rows.length > 0 && rows.every((r) => (r["portcullis__test"] as Value) === true);
+    const value = policy.evalRuleDefinition(tc.path, tc.index, { timeoutMs, print: () => {} });
+    const ok = (value as Value | undefined) === true;
     return { ...tc, status: ok ? "PASS" : "FAIL", durationMs: performance.now() - t0 };
   } catch (e) {
     return { ...tc, status: "ERROR", durationMs: performance.now() - t0, error: errorLines(e).join("\n") };

@@ -64,7 +64,7 @@ export class CompiledPolicy {
       term =
         path.length === 0
           ? { t: "data" }
-          : { t: "ref", head: { t: "data" }, path: path.map((p) => ({ t: "val", v: p })), loc: QUERY_LOC };
+          : { t: "ref", head: { t: "data" }, path: path.map((p) => ({ t: "val", v: p })), loc: QUERY_LOC, res: undefined };
       if (this.pathTerms.size > 1000) this.pathTerms.clear();
       this.pathTerms.set(key, term);
     }
@@ -75,6 +75,25 @@ export class CompiledPolicy {
       if (e instanceof RangeError) throw new RegoError("eval_cancel_error", "evaluation exceeded the maximum stack depth");
       throw e;
     }
+  }
+
+  /**
+   * The value of one definition of a complete rule (its `index`-th in module
+   * order), ignoring the others — what `opa test` runs for each `test_` body.
+   */
+  evalRuleDefinition(path: readonly string[], index: number, opts: EvalOptions = {}): Value | undefined {
+    let node: TreeNode | undefined = this.root;
+    for (const p of path) node = node?.children.get(p);
+    const def = node?.complete[index];
+    if (!def) return undefined;
+    return new Evaluator(this.root, this.data, opts).evalDefinition(def);
+  }
+
+  /** How many complete definitions the rule at `path` has. */
+  ruleDefinitionCount(path: readonly string[]): number {
+    let node: TreeNode | undefined = this.root;
+    for (const p of path) node = node?.children.get(p);
+    return node?.complete.length ?? 0;
   }
 
   private compileQuery(query: string): CompiledQuery {

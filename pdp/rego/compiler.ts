@@ -34,6 +34,8 @@ export const pathKey = (p: readonly string[]): string => p.join("\u0000");
 
 class Scope {
   readonly names = new Map<string, number>();
+  /** Names declared with `:=` here: declaring one twice is OPA's `var x assigned above`. */
+  readonly assigned = new Set<string>();
   constructor(readonly parent: Scope | null) {}
   lookup(name: string): number | undefined {
     for (let s: Scope | null = this; s; s = s.parent) {
@@ -210,7 +212,7 @@ export class BodyCompiler {
         });
       case "call": {
         const target = this.callTarget(t.operator, t.args.length, false);
-        return { t: "call", target, args: t.args.map((a) => this.term(a)), loc: t.loc };
+        return { t: "call", target, args: t.args.map((a) => this.term(a)), loc: t.loc, order: undefined };
       }
     }
   }
@@ -229,9 +231,11 @@ export class BodyCompiler {
   private ref(t: ast.RefTerm): CTerm {
     const head = t.head.type === "var" ? this.varRef(t.head.name, t.head.loc) : this.term(t.head);
     const path = t.path.map((p) => this.term(p));
-    if (head.t === "ref") return { t: "ref", head: head.head, path: [...head.path, ...path], loc: t.loc };
+    if (head.t === "ref") {
+      return { t: "ref", head: head.head, path: [...head.path, ...path], loc: t.loc, res: undefined };
+    }
     if (head.t === "val" && path.length === 0) return head;
-    return { t: "ref", head, path, loc: t.loc };
+    return { t: "ref", head, path, loc: t.loc, res: undefined };
   }
 
   /** The data path a call operator names, when it names a user function. */
@@ -341,8 +345,9 @@ export class BodyCompiler {
         });
       case "expr": {
         const t = e.term;
+        if (t.type === "call" && isOp(t, "assign")) this.checkAssign(t.args[0]!);
         if (t.type === "call" && (isOp(t, "eq") || isOp(t, "assign"))) {
-          return { t: "unify", a: this.term(t.args[0]!), b: this.term(t.args[1]!), loc: e.loc };
+          return { t: "unify", a: this.term(t.args[0]!), b: this.term(t.args[1]!), loc: e.loc, det: false };
         }
         if (t.type === "call") {
           const target = this.callTarget(t.operator, t.args.length, true);
@@ -355,13 +360,27 @@ export class BodyCompiler {
           if (arity >= 0 && t.args.length === arity + 1) {
             const args = t.args.slice(0, arity).map((a) => this.term(a));
             const out = this.term(t.args[arity]!);
-            return { t: "unify", a: out, b: { t: "call", target, args, loc: t.loc }, loc: e.loc };
+            return { t: "unify", a: out, b: { t: "call", target, args, loc: t.loc, order: undefined }, loc: e.loc, det: false };
           }
-          return { t: "truthy", term: { t: "call", target, args: t.args.map((a) => this.term(a)), loc: t.loc }, loc: e.loc };
+          return { t: "truthy", term: { t: "call", target, args: t.args.map((a) => this.term(a)), loc: t.loc, order: undefined }, loc: e.loc, det: false };
         }
-        return { t: "truthy", term: this.term(t), loc: e.loc };
+        return { t: "truthy", term: this.term(t), loc: e.loc, det: false };
       }
     }
+  }
+
+  private checkAssign(lhs: ast.Term): void {
+    const visit = (x: ast.Term): void => {
+      if (x.type === "var") {
+        if (x.name.startsWith("$wc")) return;
+        if (this.scope.assigned.has(x.name)) {
+          this.errors.push(new RegoError("rego_compile_error", `var ${x.name} assigned above`, x.loc));
+        }
+        this.scope.assigned.add(x.name);
+      } else if (x.type === "array") x.items.forEach(visit);
+      else if (x.type === "object") x.items.forEach(([, v]) => visit(v));
+    };
+    visit(lhs);
   }
 
   /** Vars in an `every` key/value pattern are fresh in the every scope. */
@@ -861,7 +880,7 @@ function isOp(t: ast.CallTerm, name: string): boolean {
 function rootRef(root: "data" | "input", path: string[], loc: ast.Location): CTerm {
   const head: CTerm = { t: root };
   if (path.length === 0) return head;
-  return { t: "ref", head, path: path.map((p) => ({ t: "val", v: p }) as CTerm), loc };
+  return { t: "ref", head, path: path.map((p) => ({ t: "val", v: p }) as CTerm), loc, res: undefined };
 }
 
 export function collectSlots(t: CTerm, out: Set<number>): void {

@@ -190,6 +190,11 @@ export class Evaluator {
     }
   }
 
+  /** One rule definition on its own (its else chain included). */
+  evalDefinition(def: RuleDef): Value | undefined {
+    return this.evalChain(def.chain, def.name, null);
+  }
+
   /** The first value of a term evaluated outside any rule (the PDP's document lookups). */
   valueOf(t: CTerm): Value | undefined {
     return this.first(t, []);

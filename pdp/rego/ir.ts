@@ -11,13 +11,13 @@ export type CTerm =
   | { t: "data" }
   | { t: "input" }
   /** `res`: where a `data` ref's constant prefix leads, resolved on first use (tree and base data are fixed). */
-  | { t: "ref"; head: CTerm; path: CTerm[]; loc: Location; res?: StaticRes }
+  | { t: "ref"; head: CTerm; path: CTerm[]; loc: Location; res: StaticRes | undefined }
   | { t: "array"; items: CTerm[] }
   | { t: "set"; items: CTerm[] }
   | { t: "object"; items: [CTerm, CTerm][]; loc: Location }
   | { t: "comp"; kind: "array" | "set" | "object"; key: CTerm | null; term: CTerm; body: CBody; headDet?: boolean }
   /** `order`: operand evaluation order when it differs from the textual one. */
-  | { t: "call"; target: CallTarget; args: CTerm[]; loc: Location; order?: number[] };
+  | { t: "call"; target: CallTarget; args: CTerm[]; loc: Location; order: number[] | undefined };
 
 export type CallTarget =
   | { kind: "builtin"; name: string; def: BuiltinDef }

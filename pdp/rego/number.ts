@@ -122,9 +122,14 @@ export function isInteger(n: Num): boolean {
 }
 
 /** The integer as a bigint, or null when not integral. */
+// Integers with more digits than this are refused where an exact bigint is
+// needed: 10^e for a hostile exponent (`1e1000000`) would stall the evaluator.
+export const MAX_INT_DIGITS = 10_000;
+
 export function toBigInt(n: Num): bigint | null {
   if (typeof n === "number") return Number.isInteger(n) ? BigInt(n) : null;
-  return n.e >= 0 ? n.m * 10n ** BigInt(n.e) : null;
+  if (n.e < 0 || n.e > MAX_INT_DIGITS) return null;
+  return n.m * 10n ** BigInt(n.e);
 }
 
 /** Nearest float (may be ±Infinity or 0 for extreme BigNums). */
@@ -237,6 +242,13 @@ export function roundNum(n: Num, mode: "round" | "ceil" | "floor"): Num {
   if (typeof n === "number") {
     const r = mode === "ceil" ? Math.ceil(n) : mode === "floor" ? Math.floor(n) : Math.sign(n) * Math.round(Math.abs(n));
     return numFromFloat(r === 0 ? 0 : r)!;
+  }
+  const digits = (n.m < 0n ? -n.m : n.m).toString().length;
+  if (digits + n.e < -1) {
+    // |n| < 0.1: no need to build 10^-e.
+    if (mode === "ceil") return n.m > 0n ? 1 : 0;
+    if (mode === "floor") return n.m < 0n ? -1 : 0;
+    return 0;
   }
   const scale = 10n ** BigInt(-n.e);
   let q = n.m / scale; // truncates toward zero

@@ -132,12 +132,17 @@ describe("portcullis eval", () => {
     expect(out.result?.[0]?.expressions[0]?.value).toBe(42);
   });
 
-  it("prints {} when the query is undefined or false", async () => {
-    for (const q of ["data.nothing.here", "1 > 2", "false"]) {
-      const r = await cli("eval", q);
-      expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({});
+  it("prints {} when the query is undefined, and a lone false expression's value", async () => {
+    const r = await cli("eval", "data.nothing.here");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({});
+    for (const q of ["1 > 2", "false"]) {
+      const f = await cli("eval", q);
+      expect(f.code).toBe(0);
+      expect(JSON.parse(f.stdout).result[0].expressions[0].value).toBe(false);
     }
+    const multi = await cli("eval", "x := 1; x > 2");
+    expect(JSON.parse(multi.stdout)).toEqual({});
   });
 
   it("has a pretty format", async () => {

@@ -33,7 +33,11 @@ function wrap<T>(name: string, f: () => T): T {
 
 function digest(alg: string) {
   const name = `crypto.${alg}`;
-  return def(name, 1, (args) => createHash(alg).update(strArg(name, args[0]!, 1), "utf8").digest("hex"));
+  return def(name, 1, (args) =>
+    createHash(alg)
+      .update(strArg(name, args[0]!, 1), "utf8")
+      .digest("hex"),
+  );
 }
 
 function hmac(alg: string) {
@@ -46,7 +50,10 @@ function hmac(alg: string) {
 }
 
 /** OPA's extendedCert: the certificate plus its URIs as strings. */
-const withURIStrings = (c: Cert): Record<string, unknown> => ({ ...c.json, URIStrings: c.uris ? [...c.uris] : null });
+const withURIStrings = (c: Cert): Record<string, unknown> => ({
+  ...c.json,
+  URIStrings: c.uris ? [...c.uris] : null,
+});
 
 function parseVerifyOptions(name: string, v: Value): VerifyOptions {
   const opts: VerifyOptions = { dnsName: "", currentTime: null, keyUsages: [] };
@@ -68,7 +75,8 @@ function parseVerifyOptions(name: string, v: Value): VerifyOptions {
       }
       case "MaxConstraintComparisons":
         if (!isNumber(x)) throw builtinErr(name, "'MaxConstraintComparisons' should be a number");
-        if (toBigInt(x) === null) throw builtinErr(name, "'MaxConstraintComparisons' should be a valid number");
+        if (toBigInt(x) === null)
+          throw builtinErr(name, "'MaxConstraintComparisons' should be a valid number");
         break;
       case "KeyUsages": {
         if (!isArray(x) && !isSet(x)) throw builtinErr(name, "'KeyUsages' should be an Array or Set");
@@ -80,7 +88,8 @@ function parseVerifyOptions(name: string, v: Value): VerifyOptions {
           if (ku === undefined) invalid.push(s);
           else opts.keyUsages.push(ku);
         }
-        if (invalid.length > 0) throw builtinErr(name, `invalid entries for 'KeyUsages' found: [${invalid.join(" ")}]`);
+        if (invalid.length > 0)
+          throw builtinErr(name, `invalid entries for 'KeyUsages' found: [${invalid.join(" ")}]`);
         break;
       }
       default:
@@ -116,7 +125,9 @@ function pemOrWrapped(s: string, type: string): string {
   let bin = Buffer.from(s, "utf8").toString("latin1");
   if (!bin.startsWith(BEGIN)) bin = latin1(goBase64Decode(s));
   if (!bin.startsWith(type === "PRIVATE KEY" ? "-----BEGIN" : BEGIN)) {
-    const body = Buffer.from(bin, "latin1").toString("base64").replace(/.{1,64}/g, "$&\n");
+    const body = Buffer.from(bin, "latin1")
+      .toString("base64")
+      .replace(/.{1,64}/g, "$&\n");
     bin = `-----BEGIN ${type}-----\n${body}-----END ${type}-----\n`;
   }
   return bin;
@@ -183,7 +194,9 @@ export const builtins: BuiltinDef[] = [
     const name = "crypto.x509.parse_keypair";
     const cert = strArg(name, args[0]!, 1);
     const key = strArg(name, args[1]!, 1);
-    return wrap(name, () => fromJS(x509KeyPair(pemOrWrapped(cert, "CERTIFICATE"), pemOrWrapped(key, "PRIVATE KEY"))));
+    return wrap(name, () =>
+      fromJS(x509KeyPair(pemOrWrapped(cert, "CERTIFICATE"), pemOrWrapped(key, "PRIVATE KEY"))),
+    );
   }),
   def("crypto.x509.parse_rsa_private_key", 1, (args) => {
     const name = "crypto.x509.parse_rsa_private_key";

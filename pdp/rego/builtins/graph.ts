@@ -3,7 +3,16 @@
 // result per node, in pre-order, object keys and set members in sorted order).
 import type { BuiltinDef } from "./registry.js";
 import { def, objArg, typeErr } from "./lib/args.js";
-import { isArray, isObject, isSet, makeSet, objectEntries, objectGet, type ObjectV, type Value } from "../value.js";
+import {
+  isArray,
+  isObject,
+  isSet,
+  makeSet,
+  objectEntries,
+  objectGet,
+  type ObjectV,
+  type Value,
+} from "../value.js";
 
 /** Vertices of an edge list: array items or set members; anything else has none. */
 function vertices(v: Value): Value[] {

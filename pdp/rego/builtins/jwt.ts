@@ -2,7 +2,13 @@
 // io.jwt.decode_verify's constraint checks and signing. Everything is
 // synchronous on node:crypto; keys come from PEM certificates, PEM public keys
 // or JWK (sets), as in OPA. See lib/jws.ts for JSON, base64url and JWKs.
-import { constants, createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from "node:crypto";
+import {
+  constants,
+  createPublicKey,
+  verify as cryptoVerify,
+  X509Certificate,
+  type KeyObject,
+} from "node:crypto";
 import type { BuiltinDef } from "./registry.js";
 import { builtinErr, def, objArg, strArg } from "./lib/args.js";
 import {
@@ -19,15 +25,7 @@ import {
   verifyJWS,
 } from "./lib/jws.js";
 import { parseCertificateStrict, pemDecode, X509Error } from "./lib/x509.js";
-import {
-  isArray,
-  isNumber,
-  isObject,
-  objectEntries,
-  objectGet,
-  type ObjectV,
-  type Value,
-} from "../value.js";
+import { isArray, isNumber, isObject, objectEntries, objectGet, type ObjectV, type Value } from "../value.js";
 import { compareNum, numFromFloat, toFloat, type Num } from "../number.js";
 
 class Fail extends Error {}
@@ -149,7 +147,9 @@ function keysFromCertOrJWK(text: string): VerificationKey[] {
     }
     if (block.type === "PUBLIC KEY") {
       try {
-        return [{ key: createPublicKey({ key: block.bytes, format: "der", type: "spki" }), alg: "", kid: "" }];
+        return [
+          { key: createPublicKey({ key: block.bytes, format: "der", type: "spki" }), alg: "", kid: "" },
+        ];
       } catch (e) {
         throw new Fail(`failed to parse a PEM public key: ${(e as Error).message}`);
       }
@@ -257,7 +257,12 @@ function jwtVerifyHS(name: string, bits: string) {
       const secret = strArg(name, args[1]!, 2);
       const t = splitJWT(name, args[0]!);
       const sig = decodeSignature(t);
-      return verifyJWS(Buffer.from(secret, "utf8"), `HS${bits}`, Buffer.from(`${t.header}.${t.payload}`, "utf8"), sig);
+      return verifyJWS(
+        Buffer.from(secret, "utf8"),
+        `HS${bits}`,
+        Buffer.from(`${t.header}.${t.payload}`, "utf8"),
+        sig,
+      );
     }),
   );
 }
@@ -267,7 +272,8 @@ function run<T>(name: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof Fail || e instanceof JWSError || e instanceof X509Error) throw builtinErr(name, e.message);
+    if (e instanceof Fail || e instanceof JWSError || e instanceof X509Error)
+      throw builtinErr(name, e.message);
     throw e;
   }
 }
@@ -343,7 +349,9 @@ function verifyWithConstraints(c: Constraints, header: Header, t: Token, sig: Bu
       const k = c.keys.find((x) => x.kid === header.kid);
       if (k) return verifyJWS(k.key, header.alg, input, sig);
     }
-    return c.keys.some((k) => (k.alg === "" || k.alg === header.alg) && verifyJWS(k.key, header.alg, input, sig));
+    return c.keys.some(
+      (k) => (k.alg === "" || k.alg === header.alg) && verifyJWS(k.key, header.alg, input, sig),
+    );
   }
   return verifyJWS(Buffer.from(c.secret, "utf8"), header.alg, input, sig);
 }
@@ -450,11 +458,14 @@ export const builtins: BuiltinDef[] = [
   def(
     "io.jwt.decode_verify",
     2,
-    (args, ctx) => run("io.jwt.decode_verify", () => decodeVerify("io.jwt.decode_verify", args[0]!, args[1]!, ctx.nowNs)),
+    (args, ctx) =>
+      run("io.jwt.decode_verify", () => decodeVerify("io.jwt.decode_verify", args[0]!, args[1]!, ctx.nowNs)),
     { nondeterministic: true },
   ),
   def("io.jwt.encode_sign", 3, (args) =>
-    run("io.jwt.encode_sign", () => encodeSign(goJSONMarshal(args[0]!), goJSONMarshal(args[1]!), goJSONMarshal(args[2]!))),
+    run("io.jwt.encode_sign", () =>
+      encodeSign(goJSONMarshal(args[0]!), goJSONMarshal(args[1]!), goJSONMarshal(args[2]!)),
+    ),
   ),
   def("io.jwt.encode_sign_raw", 3, (args) => {
     const name = "io.jwt.encode_sign_raw";

@@ -20,14 +20,7 @@ import {
   V4_MAPPED_BASE,
   type IPNet,
 } from "./lib/cidr.js";
-import {
-  isArray,
-  isObject,
-  isSet,
-  makeSet,
-  objectEntries,
-  type Value,
-} from "../value.js";
+import { isArray, isObject, isSet, makeSet, objectEntries, type Value } from "../value.js";
 
 function netOf(name: string, v: Value, pos = 1): IPNet {
   const s = strArg(name, v, pos);
@@ -158,7 +151,11 @@ function rangeToCIDRs(first: bigint, last: bigint): string[] {
   const out: string[] = [];
   while (a <= b) {
     let size = 0;
-    while (size < bits && (a & ((1n << BigInt(size + 1)) - 1n)) === 0n && a + (1n << BigInt(size + 1)) - 1n <= b) {
+    while (
+      size < bits &&
+      (a & ((1n << BigInt(size + 1)) - 1n)) === 0n &&
+      a + (1n << BigInt(size + 1)) - 1n <= b
+    ) {
       size++;
     }
     out.push(`${ipString(bigIntToIP(a, bits / 8))}/${bits - size}`);
@@ -177,7 +174,9 @@ function cidrMerge(name: string, v: Value): Value {
     const [first, last] = addressRange(net);
     return { first, last, net };
   });
-  blocks.sort((p, q) => (p.last !== q.last ? (p.last < q.last ? -1 : 1) : p.first < q.first ? -1 : p.first > q.first ? 1 : 0));
+  blocks.sort((p, q) =>
+    p.last !== q.last ? (p.last < q.last ? -1 : 1) : p.first < q.first ? -1 : p.first > q.first ? 1 : 0,
+  );
   for (let i = blocks.length - 1; i > 0; i--) {
     const cur = blocks[i]!;
     const prev = blocks[i - 1]!;

@@ -125,7 +125,8 @@ function expand(c: CompiledRE2, template: string, m: Match): string {
     const name = rest.slice(0, j);
     t = rest.slice(j + (brace ? 1 : 0));
     let num = -1;
-    if (/^[0-9]+$/.test(name) && !(name.length > 1 && name[0] === "0") && name.length <= 9) num = Number(name);
+    if (/^[0-9]+$/.test(name) && !(name.length > 1 && name[0] === "0") && name.length <= 9)
+      num = Number(name);
     if (num >= 0) {
       out += m.groups[num] ?? "";
     } else {
@@ -255,11 +256,17 @@ export const builtins: BuiltinDef[] = [
     const start = strArg(name, args[2]!, 3);
     const end = strArg(name, args[3]!, 4);
     if (utf8Len(start) !== 1) {
-      throw builtinErr(name, `start delimiter has to be exactly one character long but is ${utf8Len(start)} long`);
+      throw builtinErr(
+        name,
+        `start delimiter has to be exactly one character long but is ${utf8Len(start)} long`,
+      );
     }
     // OPA reports the start delimiter's length here too.
     if (utf8Len(end) !== 1) {
-      throw builtinErr(name, `end delimiter has to be exactly one character long but is ${utf8Len(start)} long`);
+      throw builtinErr(
+        name,
+        `end delimiter has to be exactly one character long but is ${utf8Len(start)} long`,
+      );
     }
     return test(compileTemplate(name, pattern, start, end), match);
   }),

@@ -63,7 +63,10 @@ function comparePre(a: string[], b: string[]): number {
 
 export function compareSemVer(a: SemVer, b: SemVer): number {
   return (
-    cmpBig(a.major, b.major) || cmpBig(a.minor, b.minor) || cmpBig(a.patch, b.patch) || comparePre(a.pre, b.pre)
+    cmpBig(a.major, b.major) ||
+    cmpBig(a.minor, b.minor) ||
+    cmpBig(a.patch, b.patch) ||
+    comparePre(a.pre, b.pre)
   );
 }
 

@@ -111,12 +111,18 @@ export const builtins: BuiltinDef[] = [
     let layout = strArg(name, args[0]!, 1);
     const value = strArg(name, args[1]!, 2);
     layout = NAMED_LAYOUTS[layout] ?? layout;
-    return safeUnixNano(name, goErr(name, () => parse(layout, value)));
+    return safeUnixNano(
+      name,
+      goErr(name, () => parse(layout, value)),
+    );
   }),
   def("time.parse_rfc3339_ns", 1, (args) => {
     const name = "time.parse_rfc3339_ns";
     const value = strArg(name, args[0]!, 1);
-    return safeUnixNano(name, goErr(name, () => parse(RFC3339, value)));
+    return safeUnixNano(
+      name,
+      goErr(name, () => parse(RFC3339, value)),
+    );
   }),
   def("time.parse_duration_ns", 1, (args) => {
     const name = "time.parse_duration_ns";

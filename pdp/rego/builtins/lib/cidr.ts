@@ -128,8 +128,10 @@ export function cidrMask(ones: number, bits: number): Uint8Array {
 
 /** net.IP.Mask */
 export function maskIP(ip: IP, mask: Uint8Array): IP | null {
-  if (mask.length === 16 && ip.length === 4 && mask.slice(0, 12).every((b) => b === 0xff)) mask = mask.slice(12);
-  if (mask.length === 4 && ip.length === 16 && V4_IN_V6_PREFIX.every((b, i) => ip[i] === b)) ip = ip.slice(12);
+  if (mask.length === 16 && ip.length === 4 && mask.slice(0, 12).every((b) => b === 0xff))
+    mask = mask.slice(12);
+  if (mask.length === 4 && ip.length === 16 && V4_IN_V6_PREFIX.every((b, i) => ip[i] === b))
+    ip = ip.slice(12);
   if (ip.length !== mask.length) return null;
   return ip.map((b, i) => b & mask[i]!);
 }
@@ -226,7 +228,7 @@ function ipv6String(b: Uint8Array): string {
   // Longest run (≥2) of zero groups, first one on ties (RFC 5952).
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -240,8 +242,14 @@ function ipv6String(b: Uint8Array): string {
     i = j;
   }
   if (best < 0) return groups.map((g) => g.toString(16)).join(":");
-  const head = groups.slice(0, best).map((g) => g.toString(16)).join(":");
-  const tail = groups.slice(best + bestLen).map((g) => g.toString(16)).join(":");
+  const head = groups
+    .slice(0, best)
+    .map((g) => g.toString(16))
+    .join(":");
+  const tail = groups
+    .slice(best + bestLen)
+    .map((g) => g.toString(16))
+    .join(":");
   return `${head}::${tail}`;
 }
 

@@ -200,14 +200,18 @@ export function parseGlob(pattern: string): GNode[] {
           else if (r.t === "rangeLo") lo = r.s.codePointAt(0)!;
           else if (r.t === "rangeHi") {
             hi = r.s.codePointAt(0)!;
-            if (hi < lo) throw new GlobError(`hi character '${r.s}' should be greater than lo '${String.fromCodePoint(lo)}'`);
+            if (hi < lo)
+              throw new GlobError(
+                `hi character '${r.s}' should be greater than lo '${String.fromCodePoint(lo)}'`,
+              );
           } else if (r.t === "text") chars = r.s;
           else if (r.t === "rangeClose") {
             const isRange = lo !== 0 && hi !== 0;
             const isChars = chars !== "";
             if (isRange === isChars) throw new GlobError("could not parse range");
             if (isRange) cur.items.push({ k: "range", lo, hi, not });
-            else cur.items.push({ k: "list", chars: new Set(Array.from(chars, (c) => c.codePointAt(0)!)), not });
+            else
+              cur.items.push({ k: "list", chars: new Set(Array.from(chars, (c) => c.codePointAt(0)!)), not });
             break;
           }
         }

@@ -25,7 +25,9 @@ export function civilFromDays(z: number): { year: number; month: number; day: nu
   z += 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
   const y = yoe + era * 400;
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
@@ -45,7 +47,20 @@ const DAYS_BEFORE = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365]
 
 export const LONG_DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const SHORT_DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const SHORT_MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const SHORT_MONTH_NAMES = [
+  "Jan",
+  "Feb",
+  "Mar",
+  "Apr",
+  "May",
+  "Jun",
+  "Jul",
+  "Aug",
+  "Sep",
+  "Oct",
+  "Nov",
+  "Dec",
+];
 const LONG_MONTH_NAMES = [
   "January",
   "February",
@@ -110,7 +125,10 @@ class IntlLocation implements Location {
     const parts = this.fmt.formatToParts(new Date(unixSec * 1000));
     const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
     const wall =
-      daysFromCivil(get("year"), get("month"), get("day")) * 86400 + get("hour") * 3600 + get("minute") * 60 + get("second");
+      daysFromCivil(get("year"), get("month"), get("day")) * 86400 +
+      get("hour") * 3600 +
+      get("minute") * 60 +
+      get("second");
     const abbr = intlAbbr(parts.find((p) => p.type === "timeZoneName")?.value ?? "");
     const r = { offset: wall - unixSec, abbr };
     if (this.memo.size > 4096) this.memo.clear();
@@ -128,7 +146,10 @@ export function loadLocation(name: string): Location {
   if (loc) return loc;
   if (name === "Local") {
     const zone = new Intl.DateTimeFormat().resolvedOptions().timeZone;
-    loc = zone === "UTC" || zone === "Etc/UTC" ? { name: "Local", lookup: UTC.lookup } : new IntlLocation("Local", zone);
+    loc =
+      zone === "UTC" || zone === "Etc/UTC"
+        ? { name: "Local", lookup: UTC.lookup }
+        : new IntlLocation("Local", zone);
   } else {
     try {
       loc = new IntlLocation(name, name);
@@ -717,7 +738,8 @@ export function parse(layout: string, value: string): GoTime {
     if (skipped === BAD) throw new ParseErr(alayout, avalue, c.prefix, value, "");
     value = skipped;
     if (c.std === Std.None) {
-      if (value.length !== 0) throw new ParseErr(alayout, avalue, "", value, `: extra text: ${goQuote(value)}`);
+      if (value.length !== 0)
+        throw new ParseErr(alayout, avalue, "", value, `: extra text: ${goQuote(value)}`);
       break;
     }
     layout = c.suffix;
@@ -1007,15 +1029,18 @@ export function parse(layout: string, value: string): GoTime {
       if (DAYS_BEFORE[m]! < yday) m++;
       d = yday - DAYS_BEFORE[m - 1]!;
     }
-    if (month >= 0 && month !== m) throw new ParseErr(alayout, avalue, "", value, ": day-of-year does not match month");
+    if (month >= 0 && month !== m)
+      throw new ParseErr(alayout, avalue, "", value, ": day-of-year does not match month");
     month = m;
-    if (day >= 0 && day !== d) throw new ParseErr(alayout, avalue, "", value, ": day-of-year does not match day");
+    if (day >= 0 && day !== d)
+      throw new ParseErr(alayout, avalue, "", value, ": day-of-year does not match day");
     day = d;
   } else {
     if (month < 0) month = 1;
     if (day < 0) day = 1;
   }
-  if (day < 1 || day > daysIn(month, year)) throw new ParseErr(alayout, avalue, "", value, ": day out of range");
+  if (day < 1 || day > daysIn(month, year))
+    throw new ParseErr(alayout, avalue, "", value, ": day out of range");
 
   if (z) return goDate(year, month, day, hour, min, sec, nsec, z);
   if (zoneOffset !== -1) {
@@ -1023,7 +1048,10 @@ export function parse(layout: string, value: string): GoTime {
     t.sec -= zoneOffset;
     const local = LOCAL();
     const here = local.lookup(t.sec);
-    t.loc = here.offset === zoneOffset && (zoneName === "" || here.abbr === zoneName) ? local : fixedZone(zoneName, zoneOffset);
+    t.loc =
+      here.offset === zoneOffset && (zoneName === "" || here.abbr === zoneName)
+        ? local
+        : fixedZone(zoneName, zoneOffset);
     return t;
   }
   if (zoneName !== "") {
@@ -1052,8 +1080,8 @@ export function parse(layout: string, value: string): GoTime {
 const UNITS: Record<string, bigint> = {
   ns: 1n,
   us: 1000n,
-  "µs": 1000n,
-  "μs": 1000n,
+  µs: 1000n,
+  μs: 1000n,
   ms: 1000000n,
   s: 1000000000n,
   m: 60n * 1000000000n,
@@ -1113,7 +1141,8 @@ export function parseDuration(orig: string): bigint {
     const u = s.slice(0, i);
     s = s.slice(i);
     const unit = UNITS[u];
-    if (unit === undefined) throw new GoTimeError(`time: unknown unit ${goQuote(u)} in duration ${goQuote(orig)}`);
+    if (unit === undefined)
+      throw new GoTimeError(`time: unknown unit ${goQuote(u)} in duration ${goQuote(orig)}`);
     if (v > MAX / unit) throw invalid();
     v *= unit;
     if (f > 0n) {

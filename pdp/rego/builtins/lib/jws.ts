@@ -322,7 +322,10 @@ function jwkOne(o: Record<string, unknown>): Jwk {
     case "OKP":
       try {
         const jwk = { ...o } as Record<string, unknown>;
-        key = jwk.d !== undefined ? createPrivateKey({ key: jwk as never, format: "jwk" }) : createPublicKey({ key: jwk as never, format: "jwk" });
+        key =
+          jwk.d !== undefined
+            ? createPrivateKey({ key: jwk as never, format: "jwk" })
+            : createPublicKey({ key: jwk as never, format: "jwk" });
       } catch (e) {
         throw new JWSError(`failed to parse ${kty} key: ${(e as Error).message}`);
       }
@@ -376,7 +379,12 @@ export function verifyJWS(key: KeyObject | Buffer, alg: string, data: Buffer, si
       return cryptoVerify(hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, sig);
     }
     if (family === "PS" && key.asymmetricKeyType === "rsa") {
-      return cryptoVerify(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig);
+      return cryptoVerify(
+        hash,
+        data,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+        sig,
+      );
     }
     if (family === "ES" && key.asymmetricKeyType === "ec") {
       return cryptoVerify(hash, data, { key, dsaEncoding: "ieee-p1363" }, sig);
@@ -409,7 +417,11 @@ export function signJWS(jwk: Jwk, alg: string, data: Buffer): Buffer {
       return cryptoSign(hash, data, { key, padding: constants.RSA_PKCS1_PADDING });
     }
     if (family === "PS" && hash && key.asymmetricKeyType === "rsa") {
-      return cryptoSign(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
+      return cryptoSign(hash, data, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
     }
     if (family === "ES" && hash && key.asymmetricKeyType === "ec") {
       return cryptoSign(hash, data, { key, dsaEncoding: "ieee-p1363" });

@@ -154,7 +154,9 @@ const POSIX_CLASSES: Record<string, Range[]> = {
 // Go's unicode.Categories (JS accepts the same short names, except that Go's C
 // excludes unassigned code points).
 const CATEGORIES = new Set(
-  "L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs Cc Cf Co Cs".split(" "),
+  "L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs Cc Cf Co Cs".split(
+    " ",
+  ),
 );
 
 function normalizeRanges(rs: Range[]): Range[] {
@@ -693,7 +695,9 @@ class Parser {
             gneg = true;
             name = name.slice(1);
           }
-          const g = Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name) ? POSIX_CLASSES[name] : undefined;
+          const g = Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name)
+            ? POSIX_CLASSES[name]
+            : undefined;
           if (!g) throw new RE2Error(ERR_INVALID_CHAR_RANGE, nameText);
           const rs = flags.i ? foldRanges(g) : g;
           ranges.push(...(gneg ? complement(rs) : rs));
@@ -800,7 +804,14 @@ const SYNTAX_IN = new Set([..."\\]^-["]);
 function escCp(cp: number, inClass: boolean): string {
   const ch = String.fromCodePoint(cp);
   if ((inClass ? SYNTAX_IN : SYNTAX_OUT).has(ch)) return "\\" + ch;
-  if (cp < 0x20 || cp === 0x7f || (cp >= 0x80 && cp <= 0x9f) || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0x2028 || cp === 0x2029) {
+  if (
+    cp < 0x20 ||
+    cp === 0x7f ||
+    (cp >= 0x80 && cp <= 0x9f) ||
+    (cp >= 0xd800 && cp <= 0xdfff) ||
+    cp === 0x2028 ||
+    cp === 0x2029
+  ) {
     return `\\u{${cp.toString(16)}}`;
   }
   return ch;
@@ -835,7 +846,14 @@ function emit(n: Node, o: EmitOpts): string {
   switch (n.k) {
     case "lit":
       if (n.fold && o.expandFold) {
-        return "[" + foldOrbit(n.cp).sort((a, b) => a - b).map((c) => escCp(c, true)).join("") + "]";
+        return (
+          "[" +
+          foldOrbit(n.cp)
+            .sort((a, b) => a - b)
+            .map((c) => escCp(c, true))
+            .join("") +
+          "]"
+        );
       }
       return escCp(n.cp, false);
     case "class":

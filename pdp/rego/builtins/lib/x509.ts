@@ -320,11 +320,17 @@ const bigFromB64url = (s: string): bigint => bigFromBytes(Buffer.from(s, "base64
 
 function rfc3339(ms: number, offsetMin = 0): string {
   const d = new Date(ms + offsetMin * 60000);
-  const iso = d.toISOString().replace(/\.000Z$/, "Z").replace(/(\.\d*?)0+Z$/, "$1Z");
+  const iso = d
+    .toISOString()
+    .replace(/\.000Z$/, "Z")
+    .replace(/(\.\d*?)0+Z$/, "$1Z");
   if (offsetMin === 0) return iso;
   const sign = offsetMin < 0 ? "-" : "+";
   const a = Math.abs(offsetMin);
-  return iso.replace(/Z$/, `${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`);
+  return iso.replace(
+    /Z$/,
+    `${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`,
+  );
 }
 
 // ---- names ----
@@ -375,7 +381,8 @@ function parseASN1String(tag: number, v: Uint8Array): string {
       for (const b of v) if (b > 0x7f) throw new X509Error("invalid IA5String");
       return Buffer.from(v).toString("latin1");
     case TAG.NumericString:
-      for (const b of v) if (!((b >= 0x30 && b <= 0x39) || b === 0x20)) throw new X509Error("invalid NumericString");
+      for (const b of v)
+        if (!((b >= 0x30 && b <= 0x39) || b === 0x20)) throw new X509Error("invalid NumericString");
       return Buffer.from(v).toString("latin1");
   }
   throw new X509Error(`unsupported string type: ${tag}`);
@@ -540,7 +547,12 @@ const CURVES: Record<string, number> = {
 };
 
 /** x509 parsePublicKey as Go's JSON of the key. */
-function parsePublicKey(alg: number, oid: string, params: { tag: number; full: Uint8Array } | null, key: Uint8Array): J {
+function parsePublicKey(
+  alg: number,
+  oid: string,
+  params: { tag: number; full: Uint8Array } | null,
+  key: Uint8Array,
+): J {
   switch (alg) {
     case 1: {
       if (!params || Buffer.compare(Buffer.from(params.full), Buffer.from([5, 0])) !== 0) {
@@ -564,7 +576,11 @@ function parsePublicKey(alg: number, oid: string, params: { tag: number; full: U
       if (key.length !== 1 + 2 * size || key[0] !== 4) {
         throw new X509Error("x509: failed to unmarshal elliptic curve point");
       }
-      return { Curve: {}, X: bigFromBytes(key.subarray(1, 1 + size)), Y: bigFromBytes(key.subarray(1 + size)) };
+      return {
+        Curve: {},
+        X: bigFromBytes(key.subarray(1, 1 + size)),
+        Y: bigFromBytes(key.subarray(1 + size)),
+      };
     }
     case 4:
       if (params) throw new X509Error("x509: Ed25519 key encoded with illegal parameters");
@@ -631,9 +647,12 @@ export interface Cert {
 
 function parseTime(d: Der): { ms: number; offsetMin: number } {
   const t = d.peekTag();
-  const body = t === TAG.UTCTime ? d.read(TAG.UTCTime) : t === TAG.GeneralizedTime ? d.read(TAG.GeneralizedTime) : null;
+  const body =
+    t === TAG.UTCTime ? d.read(TAG.UTCTime) : t === TAG.GeneralizedTime ? d.read(TAG.GeneralizedTime) : null;
   if (t !== TAG.UTCTime && t !== TAG.GeneralizedTime) throw new X509Error("x509: unsupported time format");
-  const bad = new X509Error(t === TAG.UTCTime ? "x509: malformed UTCTime" : "x509: malformed GeneralizedTime");
+  const bad = new X509Error(
+    t === TAG.UTCTime ? "x509: malformed UTCTime" : "x509: malformed GeneralizedTime",
+  );
   if (!body) throw bad;
   const s = Buffer.from(body.bytes()).toString("latin1");
   const m =
@@ -763,7 +782,8 @@ function parseGeneralNamesSAN(value: Uint8Array, c: Cert): void {
         (c.dnsNames ??= []).push(str());
         break;
       case 6:
-        if (data.some((b) => b > 0x7f)) throw new X509Error("x509: SAN uniformResourceIdentifier is malformed");
+        if (data.some((b) => b > 0x7f))
+          throw new X509Error("x509: SAN uniformResourceIdentifier is malformed");
         (c.uris ??= []).push(str());
         break;
       case 7:
@@ -805,7 +825,8 @@ function processExtensions(c: Cert, exts: Ext[]): void {
           let usage = 0;
           for (let i = 0; i < 9; i++) {
             const byte = i >> 3;
-            if (byte < bits.bytes.length && i < bits.bitLength && (bits.bytes[byte]! >> (7 - (i & 7))) & 1) usage |= 1 << i;
+            if (byte < bits.bytes.length && i < bits.bitLength && (bits.bytes[byte]! >> (7 - (i & 7))) & 1)
+              usage |= 1 << i;
           }
           c.keyUsage = usage;
           break;
@@ -955,7 +976,8 @@ function processExtensions(c: Cert, exts: Ext[]): void {
         if (aia.peekTag() !== 0x86) continue;
         const loc = latin1(aia.read(0x86)!.bytes());
         if (oidIs(method, "1.3.6.1.5.5.7.48.1")) ((j.OCSPServer as string[] | null) ??= []).push(loc);
-        else if (oidIs(method, "1.3.6.1.5.5.7.48.2")) ((j.IssuingCertificateURL as string[] | null) ??= []).push(loc);
+        else if (oidIs(method, "1.3.6.1.5.5.7.48.2"))
+          ((j.IssuingCertificateURL as string[] | null) ??= []).push(loc);
       }
     } else {
       unhandled = true;
@@ -1156,7 +1178,8 @@ function parseCertificate(der: Uint8Array): Cert {
         if (!ext) throw new X509Error("x509: malformed extension");
         const e = parseExtension(ext);
         const key = oidString(e.id);
-        if (seen.has(key)) throw new X509Error(`x509: certificate contains duplicate extension with OID "${key}"`);
+        if (seen.has(key))
+          throw new X509Error(`x509: certificate contains duplicate extension with OID "${key}"`);
         seen.add(key);
         list.push(e);
       }
@@ -1235,7 +1258,8 @@ export function parseCertificateRequest(der: Uint8Array): Record<string, J> {
   const version = tbs.readInteger();
   const subjectRaw = tbs.readElement(TAG.SEQUENCE);
   const spkiRaw = tbs.readElement(TAG.SEQUENCE);
-  if (version === null || !subjectRaw || !spkiRaw) throw new X509Error("asn1: structure error: malformed certificate request");
+  if (version === null || !subjectRaw || !spkiRaw)
+    throw new X509Error("asn1: structure error: malformed certificate request");
   const spki = new Der(spkiRaw).read(TAG.SEQUENCE)!;
   const pkAI = spki.read(TAG.SEQUENCE);
   const pkOid = pkAI?.readOID();
@@ -1353,7 +1377,9 @@ function privateKeyInfo(key: KeyObject): PrivateKey {
     case "ed25519":
       return {
         key,
-        goJSON: Buffer.concat([Buffer.from(jwk.d!, "base64url"), Buffer.from(jwk.x!, "base64url")]).toString("base64"),
+        goJSON: Buffer.concat([Buffer.from(jwk.d!, "base64url"), Buffer.from(jwk.x!, "base64url")]).toString(
+          "base64",
+        ),
         jwk: { ...jwk },
       };
   }
@@ -1365,7 +1391,9 @@ export function parsePKCS1PrivateKey(der: Uint8Array): PrivateKey {
     return privateKeyInfo(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs1" }));
   } catch (e) {
     if (e instanceof X509Error) throw e;
-    throw new X509Error("x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)");
+    throw new X509Error(
+      "x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)",
+    );
   }
 }
 
@@ -1374,7 +1402,9 @@ export function parsePKCS8PrivateKey(der: Uint8Array): PrivateKey {
     return privateKeyInfo(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" }));
   } catch (e) {
     if (e instanceof X509Error) throw e;
-    throw new X509Error("x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)");
+    throw new X509Error(
+      "x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)",
+    );
   }
 }
 
@@ -1494,7 +1524,12 @@ export function x509KeyPair(certPEM: string, keyPEM: string): J {
       break;
     case 4:
       if (kt !== "ed25519") throw new X509Error("tls: private key type does not match public key type");
-      if (Buffer.from(priv.goJSON as string, "base64").subarray(32).toString("base64") !== pub) mismatch();
+      if (
+        Buffer.from(priv.goJSON as string, "base64")
+          .subarray(32)
+          .toString("base64") !== pub
+      )
+        mismatch();
       break;
     default:
       throw new X509Error("tls: unknown public key algorithm");
@@ -1538,7 +1573,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function checkSignatureFrom(child: Cert, parent: Cert): boolean {
-  if ((parent.version === 3 && !parent.basicConstraintsValid) || (parent.basicConstraintsValid && !parent.isCA)) {
+  if (
+    (parent.version === 3 && !parent.basicConstraintsValid) ||
+    (parent.basicConstraintsValid && !parent.isCA)
+  ) {
     return false;
   }
   if (parent.keyUsage !== 0 && (parent.keyUsage & KEY_USAGE_CERT_SIGN) === 0) return false;
@@ -1595,7 +1633,12 @@ export function verifyChain(certs: Cert[], opts: VerifyOptions): Cert[] {
       if (!checkSignatureFrom(c, candidate)) return;
       if (!timeOK(candidate)) return;
       if (!isRoot && (!candidate.basicConstraintsValid || !candidate.isCA)) return;
-      if (candidate.basicConstraintsValid && candidate.maxPathLen >= 0 && chain.length - 1 > candidate.maxPathLen) return;
+      if (
+        candidate.basicConstraintsValid &&
+        candidate.maxPathLen >= 0 &&
+        chain.length - 1 > candidate.maxPathLen
+      )
+        return;
       const next = [...chain, candidate];
       if (isRoot) found = next;
       else build(next, depth + 1);
@@ -1616,7 +1659,8 @@ export function verifyChain(certs: Cert[], opts: VerifyOptions): Cert[] {
       remaining = remaining.filter(
         (u) => ekus.includes(u) || (u === EKU_SERVER_AUTH && (ekus.includes(10) || ekus.includes(11))),
       );
-      if (remaining.length === 0) throw new X509Error("x509: certificate specifies an incompatible key usage");
+      if (remaining.length === 0)
+        throw new X509Error("x509: certificate specifies an incompatible key usage");
     }
   }
   return found;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- results are deep Go-struct JSON shapes; typing them would add nothing */
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/crypto.js";
 import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
