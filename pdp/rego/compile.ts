@@ -8,6 +8,7 @@ import { Evaluator, runQuery, type EvalOptions, type PreparedQuery, type ResultR
 import { TreeNode, type CBody, type CTerm, type RuleDef } from "./ir.js";
 import { parseModule, parseQuery } from "./parser.js";
 import { checkRecursion } from "./recursion.js";
+import { normalizeBody, normalizeRule, normalizeTerm } from "./normalize.js";
 import { fromJS, type Value } from "./value.js";
 
 const QUERY_LOC = { file: "query", row: 1, col: 1 };
@@ -65,6 +66,7 @@ export class CompiledPolicy {
         path.length === 0
           ? { t: "data" }
           : { t: "ref", head: { t: "data" }, path: path.map((p) => ({ t: "val", v: p })), loc: QUERY_LOC, res: undefined };
+      term = normalizeTerm(term);
       if (this.pathTerms.size > 1000) this.pathTerms.clear();
       this.pathTerms.set(key, term);
     }
@@ -102,7 +104,7 @@ export class CompiledPolicy {
     const parsed = parseQuery(query, "query");
     const { body, nslots, vars, errors } = compileQueryBody(parsed, this.queryEnv);
     if (errors.length > 0) throw new RegoErrors(errors);
-    const q = { body, nslots, vars };
+    const q = { body: normalizeBody(body), nslots, vars };
     if (this.queries.size > 1000) this.queries.clear();
     this.queries.set(query, q);
     return q;
@@ -170,7 +172,9 @@ export function compile(opts: CompileOptions): CompiledPolicy {
   for (const p of placed) {
     const { rule, staticPath, dynamicFrom } = p;
     const env = envs.get(rule.module)!;
-    const { chain, errors: errs } = compileRuleChain(rule, env, dynamicFrom);
+    const compiled = compileRuleChain(rule, env, dynamicFrom);
+    const errs = compiled.errors;
+    const chain = compiled.chain.map(normalizeRule);
     errors.push(...errs);
     const node = nodeAt(root, staticPath);
     const head = rule.head;

@@ -75,18 +75,7 @@ export class Evaluator {
     this.strict = opts.strict ?? false;
     this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
     this.deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
-    // Built lazily: most queries never read the clock or the memo.
-    let nowNs = opts.nowNs;
-    let memo: Map<string, Value> | undefined;
-    this.bctx = {
-      get nowNs() {
-        return (nowNs ??= BigInt(Date.now()) * 1_000_000n);
-      },
-      get memo() {
-        return (memo ??= new Map());
-      },
-      print: opts.print ?? ((m: string) => process.stderr.write(m + "\n")),
-    };
+    this.bctx = new LazyBuiltinContext(opts);
   }
 
   // ---- bodies and expressions ----
@@ -1117,6 +1106,27 @@ class NestedBuilder {
     const b = new ObjectBuilder();
     for (const e of this.entries.values()) b.put(e.key, e.value ?? e.set ?? e.child!.build());
     return b.build();
+  }
+}
+
+/** Per-query builtin context, built lazily: most queries never read the clock or the memo. */
+class LazyBuiltinContext implements BuiltinContext {
+  private now: bigint | undefined;
+  private memoMap: Map<string, Value> | undefined;
+  private readonly sink: ((message: string) => void) | undefined;
+  constructor(opts: EvalOptions) {
+    this.now = opts.nowNs;
+    this.sink = opts.print;
+  }
+  get nowNs(): bigint {
+    return (this.now ??= BigInt(Date.now()) * 1_000_000n);
+  }
+  get memo(): Map<string, Value> {
+    return (this.memoMap ??= new Map());
+  }
+  print(message: string): void {
+    if (this.sink) this.sink(message);
+    else process.stderr.write(message + "\n");
   }
 }
 

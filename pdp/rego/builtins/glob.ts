@@ -33,6 +33,9 @@ export const builtins: BuiltinDef[] = [
     let delimiters: number[];
     if (d === null) {
       delimiters = [];
+    } else if (isArray(d) && d.length === 1 && typeof d[0] === "string" && d[0].length === 1) {
+      // The common case (["/"], ["."]) without per-call code point splitting.
+      delimiters = [d[0].charCodeAt(0)];
     } else if (isArray(d)) {
       delimiters = d.map((x) => {
         if (typeof x !== "string") throw elemErr(name, 2, d, x, "string");

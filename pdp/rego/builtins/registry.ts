@@ -70,7 +70,6 @@ export const UNSUPPORTED_BUILTINS: ReadonlySet<string> = new Set([
   "graphql.parse_and_verify",
   "graphql.is_valid",
   "graphql.schema_is_valid",
-  "strings.render_template",
   "rego.metadata.chain",
   "rego.metadata.rule",
 ]);

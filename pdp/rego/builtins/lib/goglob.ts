@@ -231,11 +231,60 @@ type State =
   | { k: "split"; next: number[] }
   | { k: "match" };
 
+/** `\u{…}` escape of one code point inside a RegExp with the `u` flag. */
+const cpEsc = (c: number): string => `\\u{${c.toString(16)}}`;
+
+/**
+ * A RegExp equivalent to the glob when that is safe from backtracking blow-up:
+ * a plain sequence with at most one `*` or `**` (the common shapes, such as
+ * `/payments/**` or `user:*`). Anything else runs on the NFA.
+ */
+function fastRegExp(nodes: GNode[], separators: number[]): RegExp | null {
+  let stars = 0;
+  const notSep = separators.length === 0 ? "[\\s\\S]" : `[^${separators.map(cpEsc).join("")}]`;
+  let src = "";
+  for (const n of nodes) {
+    switch (n.k) {
+      case "text":
+        src += n.cps.map(cpEsc).join("");
+        break;
+      case "any":
+        stars++;
+        src += notSep + "*";
+        break;
+      case "super":
+        stars++;
+        src += "[\\s\\S]*";
+        break;
+      case "single":
+        src += notSep;
+        break;
+      case "list":
+        if (n.chars.size === 0) return null;
+        src += `[${n.not ? "^" : ""}${[...n.chars].map(cpEsc).join("")}]`;
+        break;
+      case "range":
+        src += `[${n.not ? "^" : ""}${cpEsc(n.lo)}-${cpEsc(n.hi)}]`;
+        break;
+      default:
+        return null;
+    }
+  }
+  if (stars > 1) return null;
+  try {
+    return new RegExp(`^${src}$`, "u");
+  } catch {
+    return null;
+  }
+}
+
 export class CompiledGlob {
   private readonly states: State[] = [];
   private readonly start: number;
+  private readonly re: RegExp | null;
 
   constructor(nodes: GNode[], separators: number[]) {
+    this.re = fastRegExp(nodes, separators);
     const seps = new Set(separators);
     const notSep = (c: number): boolean => !seps.has(c);
     this.states.push({ k: "match" });
@@ -295,6 +344,7 @@ export class CompiledGlob {
   }
 
   match(s: string): boolean {
+    if (this.re) return this.re.test(s);
     let cur = new Set<number>();
     this.closure(cur, this.start);
     for (const ch of s) {

@@ -63,12 +63,12 @@ interface Flags {
   U: boolean;
 }
 
-type Range = [number, number];
+export type Range = [number, number];
 
 /** A class member: code point ranges, or a Unicode property JS knows. */
-type ClassItem = { r: Range } | { prop: string; neg: boolean };
+export type ClassItem = { r: Range } | { prop: string; neg: boolean };
 
-type Node =
+export type Node =
   | { k: "lit"; cp: number; fold: boolean }
   | { k: "class"; items: ClassItem[]; neg: boolean; fold: boolean }
   | { k: "any"; nl: boolean }
@@ -78,7 +78,7 @@ type Node =
   | { k: "eot" }
   | { k: "wordb" }
   | { k: "nwordb" }
-  | { k: "cap"; sub: Node }
+  | { k: "cap"; idx: number; sub: Node }
   | { k: "group"; sub: Node }
   | { k: "concat"; subs: Node[] }
   | { k: "alt"; subs: Node[] }
@@ -203,7 +203,7 @@ const EXTRA_FOLD_MAP = new Map<number, number[]>();
 for (const orbit of EXTRA_FOLDS) for (const c of orbit) EXTRA_FOLD_MAP.set(c, orbit);
 
 /** The simple case-folding orbit of a code point (Go's unicode.SimpleFold closure). */
-function foldOrbit(cp: number): number[] {
+export function foldOrbit(cp: number): number[] {
   const extra = EXTRA_FOLD_MAP.get(cp);
   if (extra) return extra;
   const out = new Set<number>([cp]);
@@ -314,7 +314,7 @@ class Parser {
             this.names[idx] = undefined;
             const inner = this.parseAlt({ ...flags }, true);
             this.pos++; // )
-            seq.push({ k: "cap", sub: inner });
+            seq.push({ k: "cap", idx, sub: inner });
           }
           break;
         }
@@ -465,7 +465,7 @@ class Parser {
       this.names[idx] = name;
       const inner = this.parseAlt({ ...flags }, true);
       this.pos++;
-      return { k: "cap", sub: inner };
+      return { k: "cap", idx, sub: inner };
     }
     const start = this.pos;
     this.pos += 2;
@@ -900,6 +900,10 @@ function emit(n: Node, o: EmitOpts): string {
 export interface CompiledRE2 {
   /** Global (`g`) regexp: always set lastIndex before exec. */
   re: RegExp;
+  /** The parsed pattern; patterns prone to exponential backtracking run on lib/re2vm.ts instead of `re`. */
+  ast: Node;
+  /** Whether `re` may backtrack exponentially (repetition nested in repetition). */
+  risky: boolean;
   /** Capture group names by group number (index 0 unused). */
   names: (string | undefined)[];
   numCap: number;
@@ -934,7 +938,28 @@ export function compileRE2(pattern: string): CompiledRE2 {
   } catch {
     throw new RE2Error(ERR_INVALID_CHAR_RANGE, pattern);
   }
-  return { re, names: p.names, numCap: p.numCap, source };
+  return { re, ast: root, risky: nestedRepetition(root, false), names: p.names, numCap: p.numCap, source };
+}
+
+/** A repetition (or alternation) inside an unbounded or multiple repetition: backtracking can explode. */
+function nestedRepetition(n: Node, inRep: boolean): boolean {
+  switch (n.k) {
+    case "rep": {
+      const multiple = n.max === -1 || n.max > 1;
+      if (inRep && multiple) return true;
+      return nestedRepetition(n.sub, inRep || multiple);
+    }
+    case "alt":
+      if (inRep) return true;
+      return n.subs.some((s) => nestedRepetition(s, inRep));
+    case "concat":
+      return n.subs.some((s) => nestedRepetition(s, inRep));
+    case "cap":
+    case "group":
+      return nestedRepetition(n.sub, inRep);
+    default:
+      return false;
+  }
 }
 
 /** Go's regexp.QuoteMeta. */
