@@ -27,18 +27,34 @@ const base = {
     method: "POST",
     path: "/mcp",
     host: "payments.internal",
-    headers: { "content-type": "application/json", "user-agent": "agent-sdk/1.4", accept: "application/json" },
+    headers: {
+      "content-type": "application/json",
+      "user-agent": "agent-sdk/1.4",
+      accept: "application/json",
+    },
     query: {},
     remote_addr: "127.0.0.1",
   },
   peer: {
     spiffe_id: "spiffe://demo.portcullis/agent/planner",
     trust_domain: "demo.portcullis",
-    cert: { subject: "O=SPIRE", issuer: "CN=demo CA", not_after: "2026-12-31T00:00:00Z", "x5t#S256": "q1w2e3r4t5y6u7i8o9p0" },
+    cert: {
+      subject: "O=SPIRE",
+      issuer: "CN=demo CA",
+      not_after: "2026-12-31T00:00:00Z",
+      "x5t#S256": "q1w2e3r4t5y6u7i8o9p0",
+    },
   },
   token: {
     type: "jwt",
-    claims: { iss: "https://as.demo", sub: "spiffe://demo.portcullis/agent/planner", aud: "payments", scope: "payments:read payments:write", client_id: "planner", roles: ["payments-writer"] },
+    claims: {
+      iss: "https://as.demo",
+      sub: "spiffe://demo.portcullis/agent/planner",
+      aud: "payments",
+      scope: "payments:read payments:write",
+      client_id: "planner",
+      roles: ["payments-writer"],
+    },
     scopes: ["payments:read", "payments:write"],
     client_id: "planner",
     sender_constraint: "mtls",
@@ -46,8 +62,18 @@ const base = {
   authn: { methods: ["mtls", "bearer"], subject: "spiffe://demo.portcullis/agent/planner" },
   caller: { type: "ai-agent", reason: "spiffe path /agent/*" },
   delegation: { chain: [{ sub: "user:alice" }, { sub: "spiffe://demo.portcullis/agent/planner" }], depth: 1 },
-  attestation: { status: "affirming", verifier: "https://verifier.demo", age_seconds: 12, trust_vector: { executables: 2, configuration: 2 } },
-  rpc: { protocol: "mcp", method: "tools/call", tool: "send_payment", params: { amount: 10, currency: "EUR" } },
+  attestation: {
+    status: "affirming",
+    verifier: "https://verifier.demo",
+    age_seconds: 12,
+    trust_vector: { executables: 2, configuration: 2 },
+  },
+  rpc: {
+    protocol: "mcp",
+    method: "tools/call",
+    tool: "send_payment",
+    params: { amount: 10, currency: "EUR" },
+  },
 };
 
 const inputs = {
@@ -59,7 +85,14 @@ const inputs = {
   },
   "human via browser": {
     segment: "public",
-    request: { method: "GET", path: "/docs/index.html", host: "www.internal", headers: { accept: "text/html", cookie: "[masked]" }, query: {}, remote_addr: "127.0.0.1" },
+    request: {
+      method: "GET",
+      path: "/docs/index.html",
+      host: "www.internal",
+      headers: { accept: "text/html", cookie: "[masked]" },
+      query: {},
+      remote_addr: "127.0.0.1",
+    },
     authn: { methods: ["session"], subject: "user:alice" },
     caller: { type: "human-browser", reason: "browser session" },
   },
@@ -79,12 +112,18 @@ function measure(fn) {
   }
   const total = Number(process.hrtime.bigint() - start) / 1e9;
   samples.sort();
-  return { median: samples[Math.floor(ITER / 2)], p99: samples[Math.floor(ITER * 0.99)], perSec: ITER / total };
+  return {
+    median: samples[Math.floor(ITER / 2)],
+    p99: samples[Math.floor(ITER * 0.99)],
+    perSec: ITER / total,
+  };
 }
 
 const fmt = (n) => n.toFixed(2).padStart(8);
 console.log(`compile of the shipped policy: ${compileMs.toFixed(1)} ms; ${ITER} iterations per row`);
-console.log(`${"input".padEnd(46)} ${"bytes".padStart(6)} ${"median µs".padStart(10)} ${"p99 µs".padStart(9)} ${"decisions/s".padStart(12)} ${"JSON floor µs".padStart(14)} ${"ratio".padStart(7)}`);
+console.log(
+  `${"input".padEnd(46)} ${"bytes".padStart(6)} ${"median µs".padStart(10)} ${"p99 µs".padStart(9)} ${"decisions/s".padStart(12)} ${"JSON floor µs".padStart(14)} ${"ratio".padStart(7)}`,
+);
 const rows = [];
 for (const [name, input] of Object.entries(inputs)) {
   const d = policy.evalPath(["portcullis", "authz", "decision"], { input });

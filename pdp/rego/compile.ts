@@ -2,7 +2,14 @@
 // the rule tree, resolves and compiles every rule once. Queries are compiled
 // once per query text and then evaluated many times.
 import type * as ast from "./ast.js";
-import { compileQueryBody, compileRuleChain, pathKey, type GlobalEnv, type ImportTarget, type ModuleEnv } from "./compiler.js";
+import {
+  compileQueryBody,
+  compileRuleChain,
+  pathKey,
+  type GlobalEnv,
+  type ImportTarget,
+  type ModuleEnv,
+} from "./compiler.js";
 import { RegoError, RegoErrors } from "./errors.js";
 import { Evaluator, runQuery, type EvalOptions, type PreparedQuery, type ResultRow } from "./eval.js";
 import { TreeNode, type CBody, type CTerm, type RuleDef } from "./ir.js";
@@ -50,7 +57,10 @@ export class CompiledPolicy {
   /** Compiles a query (cached by its text). Throws RegoErrors on parse/compile errors. */
   prepare(query: string): PreparedQuery {
     const q = this.compileQuery(query);
-    return { eval: (opts: EvalOptions = {}) => runQuery(new Evaluator(this.root, this.data, opts), q.body, q.nslots, q.vars) };
+    return {
+      eval: (opts: EvalOptions = {}) =>
+        runQuery(new Evaluator(this.root, this.data, opts), q.body, q.nslots, q.vars),
+    };
   }
 
   query(query: string, opts: EvalOptions = {}): ResultRow[] {
@@ -65,7 +75,13 @@ export class CompiledPolicy {
       term =
         path.length === 0
           ? { t: "data" }
-          : { t: "ref", head: { t: "data" }, path: path.map((p) => ({ t: "val", v: p })), loc: QUERY_LOC, res: undefined };
+          : {
+              t: "ref",
+              head: { t: "data" },
+              path: path.map((p) => ({ t: "val", v: p })),
+              loc: QUERY_LOC,
+              res: undefined,
+            };
       term = normalizeTerm(term);
       if (this.pathTerms.size > 1000) this.pathTerms.clear();
       this.pathTerms.set(key, term);
@@ -74,7 +90,8 @@ export class CompiledPolicy {
     try {
       return ev.valueOf(term);
     } catch (e) {
-      if (e instanceof RangeError) throw new RegoError("eval_cancel_error", "evaluation exceeded the maximum stack depth");
+      if (e instanceof RangeError)
+        throw new RegoError("eval_cancel_error", "evaluation exceeded the maximum stack depth");
       throw e;
     }
   }
@@ -129,7 +146,13 @@ export function compile(opts: CompileOptions): CompiledPolicy {
 
   const global: GlobalEnv = { functions: new Map(), rules: new Set() };
   const localRules = new Map<string, Set<string>>();
-  const placed: { rule: ast.Rule; env: ModuleEnv | null; pkg: string[]; staticPath: string[]; dynamicFrom: number }[] = [];
+  const placed: {
+    rule: ast.Rule;
+    env: ModuleEnv | null;
+    pkg: string[];
+    staticPath: string[];
+    dynamicFrom: number;
+  }[] = [];
 
   for (const m of modules) {
     const pkg = packagePath(m);
@@ -210,9 +233,11 @@ export function compile(opts: CompileOptions): CompiledPolicy {
 }
 
 function checkConflicts(node: TreeNode, errors: RegoError[]): void {
-  const kinds = [node.complete.length > 0 || node.defaultRule, node.multi.length > 0, node.functions.length > 0].filter(
-    Boolean,
-  ).length;
+  const kinds = [
+    node.complete.length > 0 || node.defaultRule,
+    node.multi.length > 0,
+    node.functions.length > 0,
+  ].filter(Boolean).length;
   if (kinds > 1) {
     const loc = node.complete[0]?.loc ?? node.multi[0]?.loc ?? node.functions[0]?.loc;
     errors.push(new RegoError("rego_type_error", `conflicting rules ${node.name} found`, loc));

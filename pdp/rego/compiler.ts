@@ -80,11 +80,13 @@ export class BodyCompiler {
     const visit = (t: ast.Term, declaring: boolean): void => {
       switch (t.type) {
         case "var":
-          if (declaring || (!this.isGlobalName(t.name) && this.scope.lookup(t.name) === undefined)) declare(t.name);
+          if (declaring || (!this.isGlobalName(t.name) && this.scope.lookup(t.name) === undefined))
+            declare(t.name);
           return;
         case "ref":
           if (t.head.type !== "var") visit(t.head, false);
-          else if (!this.isGlobalName(t.head.name) && this.scope.lookup(t.head.name) === undefined) declare(t.head.name);
+          else if (!this.isGlobalName(t.head.name) && this.scope.lookup(t.head.name) === undefined)
+            declare(t.head.name);
           for (const p of t.path) visit(p, false);
           return;
         case "array":
@@ -199,7 +201,13 @@ export class BodyCompiler {
           const body = this.bodyRaw(t.body);
           const term = this.term(t.term);
           this.ownedSlots.set(body, owned);
-          return { t: "comp", kind: t.type === "arraycomp" ? "array" : "set", key: null, term, body } as CTerm;
+          return {
+            t: "comp",
+            kind: t.type === "arraycomp" ? "array" : "set",
+            key: null,
+            term,
+            body,
+          } as CTerm;
         });
       case "objectcomp":
         return this.withScope((owned) => {
@@ -317,7 +325,8 @@ export class BodyCompiler {
   private expr(e: ast.Expr): CExpr {
     let out: CExpr = this.exprCore(e);
     if (e.negated) out = { t: "not", expr: out, loc: e.loc };
-    if (e.with.length > 0) out = { t: "with", expr: out, withs: e.with.map((w) => this.withMod(w)), loc: e.loc };
+    if (e.with.length > 0)
+      out = { t: "with", expr: out, withs: e.with.map((w) => this.withMod(w)), loc: e.loc };
     return out;
   }
 
@@ -360,9 +369,20 @@ export class BodyCompiler {
           if (arity >= 0 && t.args.length === arity + 1) {
             const args = t.args.slice(0, arity).map((a) => this.term(a));
             const out = this.term(t.args[arity]!);
-            return { t: "unify", a: out, b: { t: "call", target, args, loc: t.loc, order: undefined }, loc: e.loc, det: false };
+            return {
+              t: "unify",
+              a: out,
+              b: { t: "call", target, args, loc: t.loc, order: undefined },
+              loc: e.loc,
+              det: false,
+            };
           }
-          return { t: "truthy", term: { t: "call", target, args: t.args.map((a) => this.term(a)), loc: t.loc, order: undefined }, loc: e.loc, det: false };
+          return {
+            t: "truthy",
+            term: { t: "call", target, args: t.args.map((a) => this.term(a)), loc: t.loc, order: undefined },
+            loc: e.loc,
+            det: false,
+          };
         }
         return { t: "truthy", term: this.term(t), loc: e.loc, det: false };
       }
@@ -413,11 +433,16 @@ export class BodyCompiler {
         if (head.name === "data") return { kind: "data", path: strs, value };
         const imp = this.env.imports.get(head.name);
         if (imp) return { kind: imp.root, path: [...imp.path, ...strs], value };
-        if (this.env.localRules.has(head.name)) return { kind: "data", path: [...this.env.pkg, head.name, ...strs], value };
+        if (this.env.localRules.has(head.name))
+          return { kind: "data", path: [...this.env.pkg, head.name, ...strs], value };
       }
     }
     this.errors.push(
-      new RegoError("rego_compile_error", "with keyword target must reference existing input, data, or a function", w.loc),
+      new RegoError(
+        "rego_compile_error",
+        "with keyword target must reference existing input, data, or a function",
+        w.loc,
+      ),
     );
     return { kind: "input", path: [], value };
   }
@@ -514,7 +539,8 @@ export class BodyCompiler {
       .filter((n) => n !== undefined);
     const uniq = [...new Set(names.map((n) => (n.startsWith("$wc") ? "_" : n)))];
     if (uniq.length === 0) uniq.push("_");
-    for (const n of uniq) this.errors.push(new RegoError("rego_unsafe_var_error", `var ${n} is unsafe`, e.loc));
+    for (const n of uniq)
+      this.errors.push(new RegoError("rego_unsafe_var_error", `var ${n} is unsafe`, e.loc));
   }
 
   private isOwnedByNested(e: CExpr, slot: number): boolean {
@@ -534,7 +560,9 @@ export class BodyCompiler {
         for (const s of vars) {
           if (!bound.has(s)) {
             const n = this.slotNames[s]!;
-            this.errors.push(new RegoError("rego_unsafe_var_error", `var ${n.startsWith("$wc") ? "_" : n} is unsafe`, loc));
+            this.errors.push(
+              new RegoError("rego_unsafe_var_error", `var ${n.startsWith("$wc") ? "_" : n} is unsafe`, loc),
+            );
           }
         }
       }

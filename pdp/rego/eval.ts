@@ -446,7 +446,13 @@ export class Evaluator {
     }
   }
 
-  private evalSeq(items: CTerm[], i: number, out: Value[], f: Value[], k: (vals: Value[]) => boolean | void): boolean | void {
+  private evalSeq(
+    items: CTerm[],
+    i: number,
+    out: Value[],
+    f: Value[],
+    k: (vals: Value[]) => boolean | void,
+  ): boolean | void {
     if (i === items.length) return k(out);
     return this.evalTerm(items[i]!, f, (v) => {
       out[i] = v;
@@ -493,7 +499,8 @@ export class Evaluator {
     this.evalBody(t.body.exprs, 0, f, () =>
       this.evalTerm(t.key!, f, (key) =>
         this.evalTerm(t.term, f, (v) => {
-          if (!b.set(key, v)) throw new RegoError("eval_conflict_error", "object keys must be unique", t.body.loc);
+          if (!b.set(key, v))
+            throw new RegoError("eval_conflict_error", "object keys must be unique", t.body.loc);
         }),
       ),
     );
@@ -525,7 +532,9 @@ export class Evaluator {
       }
     }
     if ((p.t === "array" || p.t === "object") && this.hasUnbound(p, f)) {
-      return this.iterate(v, (key, val) => this.unifyValue(p, key, f, () => this.evalPath(val, path, i + 1, f, k)));
+      return this.iterate(v, (key, val) =>
+        this.unifyValue(p, key, f, () => this.evalPath(val, path, i + 1, f, k)),
+      );
     }
     return this.evalTerm(p, f, (key) => {
       const child = lookup(v, key);
@@ -685,10 +694,9 @@ export class Evaluator {
   }
 
   private computeNode(node: TreeNode, base: Value | undefined, cur: string[]): Value | undefined {
-    if (node.complete.length > 0 || (node.defaultRule && node.multi.length === 0 && node.partial.length === 0)) {
-      return this.evalComplete(node);
-    }
-    if (node.multi.length > 0 && node.partial.length === 0 && node.multi.every((d) => d.chain[0]!.dynamic.length === 0)) {
+    const mode = node.mode;
+    if (mode === "complete") return this.evalComplete(node);
+    if (mode === "set") {
       const out = new SetV();
       for (const def of node.multi) {
         for (const r of def.chain) {
@@ -801,7 +809,11 @@ export class Evaluator {
     return true;
   }
 
-  private callBuiltin(target: Extract<CallTarget, { kind: "builtin" }>, args: Value[], loc: Location): Value | undefined {
+  private callBuiltin(
+    target: Extract<CallTarget, { kind: "builtin" }>,
+    args: Value[],
+    loc: Location,
+  ): Value | undefined {
     try {
       return target.def.fn(args, this.bctx);
     } catch (e) {
@@ -815,7 +827,11 @@ export class Evaluator {
       }
       if (e instanceof RangeError && /call stack/i.test(e.message)) throw e;
       if (this.strict) {
-        throw new RegoError("eval_builtin_error", `${target.name}: ${(e as Error).message ?? String(e)}`, loc);
+        throw new RegoError(
+          "eval_builtin_error",
+          `${target.name}: ${(e as Error).message ?? String(e)}`,
+          loc,
+        );
       }
       return undefined;
     }
@@ -861,7 +877,11 @@ export class Evaluator {
     return k(true);
   }
 
-  private callUser(target: Extract<CallTarget, { kind: "user" }>, args: Value[], loc: Location): Value | undefined {
+  private callUser(
+    target: Extract<CallTarget, { kind: "user" }>,
+    args: Value[],
+    loc: Location,
+  ): Value | undefined {
     let node = target.node;
     if (node === undefined) {
       let n: TreeNode | undefined = this.root;
@@ -1049,7 +1069,10 @@ function fnConflict(name: string, loc?: Location): RegoError {
 
 /** Builds the object of a partial-object rule, nesting by the dynamic key path. */
 class NestedBuilder {
-  private readonly entries = new Map<unknown, { key: Value; child?: NestedBuilder; value?: Value; set?: SetV }>();
+  private readonly entries = new Map<
+    unknown,
+    { key: Value; child?: NestedBuilder; value?: Value; set?: SetV }
+  >();
 
   insert(keys: Value[], v: Value, name: string, loc: Location | undefined): void {
     const [head, ...rest] = keys;
@@ -1076,7 +1099,11 @@ class NestedBuilder {
       this.entries.set(h, e);
     }
     if (!e.child) {
-      throw new RegoError("eval_conflict_error", `object keys must be unique: rule ${label} produced conflicting values`, loc);
+      throw new RegoError(
+        "eval_conflict_error",
+        `object keys must be unique: rule ${label} produced conflicting values`,
+        loc,
+      );
     }
     e.child.insert(rest, v, label, loc);
   }
@@ -1131,12 +1158,7 @@ class LazyBuiltinContext implements BuiltinContext {
 }
 
 /** Evaluates a compiled query body and collects rows of the named variables. */
-export function runQuery(
-  ev: Evaluator,
-  body: CBody,
-  nslots: number,
-  vars: [string, number][],
-): ResultRow[] {
+export function runQuery(ev: Evaluator, body: CBody, nslots: number, vars: [string, number][]): ResultRow[] {
   const rows: ResultRow[] = [];
   const f = newFrame(nslots);
   try {

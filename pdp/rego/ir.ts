@@ -15,7 +15,14 @@ export type CTerm =
   | { t: "array"; items: CTerm[] }
   | { t: "set"; items: CTerm[] }
   | { t: "object"; items: [CTerm, CTerm][]; loc: Location }
-  | { t: "comp"; kind: "array" | "set" | "object"; key: CTerm | null; term: CTerm; body: CBody; headDet?: boolean }
+  | {
+      t: "comp";
+      kind: "array" | "set" | "object";
+      key: CTerm | null;
+      term: CTerm;
+      body: CBody;
+      headDet?: boolean;
+    }
   /** `order`: operand evaluation order when it differs from the textual one. */
   | { t: "call"; target: CallTarget; args: CTerm[]; loc: Location; order: number[] | undefined };
 
@@ -98,10 +105,34 @@ export class TreeNode {
   readonly multi: RuleDef[] = [];
   readonly partial: RuleDef[] = [];
   readonly functions: RuleDef[] = [];
+  /** How the node's value is built; fixed once the tree is complete. */
+  private modeCache: "complete" | "set" | "object" | undefined;
   constructor(readonly path: string[]) {}
 
+  get mode(): "complete" | "set" | "object" {
+    if (this.modeCache) return this.modeCache;
+    if (
+      this.complete.length > 0 ||
+      (this.defaultRule && this.multi.length === 0 && this.partial.length === 0)
+    ) {
+      this.modeCache = "complete";
+    } else if (
+      this.multi.length > 0 &&
+      this.partial.length === 0 &&
+      this.multi.every((d) => d.chain[0]!.dynamic.length === 0)
+    ) {
+      this.modeCache = "set";
+    } else this.modeCache = "object";
+    return this.modeCache;
+  }
+
   get hasRules(): boolean {
-    return this.complete.length > 0 || this.defaultRule !== null || this.multi.length > 0 || this.partial.length > 0;
+    return (
+      this.complete.length > 0 ||
+      this.defaultRule !== null ||
+      this.multi.length > 0 ||
+      this.partial.length > 0
+    );
   }
   /** A function leaf: it has no document of its own. */
   get onlyFunctions(): boolean {

@@ -172,7 +172,7 @@ function exactOk(a: Dec, b: Dec): boolean {
 export function addNum(a: Num, b: Num): Num | null {
   if (typeof a === "number" && typeof b === "number") {
     const r = a + b;
-    if (Number.isSafeInteger(r) || (!Number.isInteger(a) || !Number.isInteger(b)) && !Number.isInteger(r)) {
+    if (Number.isSafeInteger(r) || ((!Number.isInteger(a) || !Number.isInteger(b)) && !Number.isInteger(r))) {
       return numFromFloat(r);
     }
   }
@@ -185,7 +185,7 @@ export function addNum(a: Num, b: Num): Num | null {
 export function subNum(a: Num, b: Num): Num | null {
   if (typeof a === "number" && typeof b === "number") {
     const r = a - b;
-    if (Number.isSafeInteger(r) || (!Number.isInteger(a) || !Number.isInteger(b)) && !Number.isInteger(r)) {
+    if (Number.isSafeInteger(r) || ((!Number.isInteger(a) || !Number.isInteger(b)) && !Number.isInteger(r))) {
       return numFromFloat(r);
     }
   }
@@ -240,7 +240,12 @@ export function absNum(n: Num): Num {
 export function roundNum(n: Num, mode: "round" | "ceil" | "floor"): Num {
   if (isInteger(n)) return n;
   if (typeof n === "number") {
-    const r = mode === "ceil" ? Math.ceil(n) : mode === "floor" ? Math.floor(n) : Math.sign(n) * Math.round(Math.abs(n));
+    const r =
+      mode === "ceil"
+        ? Math.ceil(n)
+        : mode === "floor"
+          ? Math.floor(n)
+          : Math.sign(n) * Math.round(Math.abs(n));
     return numFromFloat(r === 0 ? 0 : r)!;
   }
   const digits = (n.m < 0n ? -n.m : n.m).toString().length;

@@ -145,7 +145,9 @@ function keyText(v: Value): string {
     case "string":
       return JSON.stringify(v);
     case "number":
-      return Number.isSafeInteger(v) || !Number.isInteger(v) ? "#" + String(v === 0 ? 0 : v) : "#" + bigIntKey(v);
+      return Number.isSafeInteger(v) || !Number.isInteger(v)
+        ? "#" + String(v === 0 ? 0 : v)
+        : "#" + bigIntKey(v);
     case "boolean":
       return v ? "t" : "f";
   }
@@ -153,7 +155,13 @@ function keyText(v: Value): string {
   if (Array.isArray(v)) return "[" + v.map(keyText).join(",") + "]";
   if (v instanceof BigNum) return "#" + bigKey(v);
   if (v instanceof SetV) return "<" + v.sorted().map(keyText).join(",") + ">";
-  return "{" + objectEntries(v).map(([k, x]) => keyText(k) + ":" + keyText(x)).join(",") + "}";
+  return (
+    "{" +
+    objectEntries(v)
+      .map(([k, x]) => keyText(k) + ":" + keyText(x))
+      .join(",") +
+    "}"
+  );
 }
 
 // ---- objects ----
@@ -428,7 +436,13 @@ export function toRegoText(v: Value): string {
   if (v instanceof BigNum) return v.toString();
   if (Array.isArray(v)) return "[" + v.map(toRegoText).join(", ") + "]";
   if (v instanceof SetV) return v.size === 0 ? "set()" : "{" + v.sorted().map(toRegoText).join(", ") + "}";
-  return "{" + objectEntries(v).map(([k, x]) => toRegoText(k) + ": " + toRegoText(x)).join(", ") + "}";
+  return (
+    "{" +
+    objectEntries(v)
+      .map(([k, x]) => toRegoText(k) + ": " + toRegoText(x))
+      .join(", ") +
+    "}"
+  );
 }
 
 /**

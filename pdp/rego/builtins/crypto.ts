@@ -99,7 +99,8 @@ function parseVerifyOptions(name: string, v: Value): VerifyOptions {
   return opts;
 }
 
-function parseAndVerify(name: string, input: string, opts: VerifyOptions, extended: boolean): Value {
+/** [true, chain] or, when the certificates do not parse or verify, [false, []] (OPA's contract). */
+function parseAndVerify(input: string, opts: (certs: Cert[]) => VerifyOptions, extended: boolean): Value {
   let certs: Cert[];
   try {
     certs = certsFromString(input);
@@ -107,15 +108,15 @@ function parseAndVerify(name: string, input: string, opts: VerifyOptions, extend
     if (e instanceof X509Error || e instanceof Base64Error) return [false, []];
     throw e;
   }
-  let chain: Cert[];
+  // Options are checked only once the certificates parse, as in OPA.
+  const o = opts(certs);
   try {
-    chain = verifyChain(certs, opts);
+    const chain = verifyChain(certs, o);
+    return [true, fromJS(chain.map((c) => (extended ? withURIStrings(c) : c.json)))];
   } catch (e) {
     if (e instanceof X509Error) return [false, []];
     throw e;
   }
-  void name;
-  return [true, fromJS(chain.map((c) => (extended ? withURIStrings(c) : c.json)))];
 }
 
 const BEGIN = "-----BEGIN ";
@@ -155,26 +156,13 @@ export const builtins: BuiltinDef[] = [
   def("crypto.x509.parse_and_verify_certificates", 1, (args) => {
     const name = "crypto.x509.parse_and_verify_certificates";
     const input = strArg(name, args[0]!, 1);
-    return parseAndVerify(name, input, { dnsName: "", currentTime: null, keyUsages: [] }, true);
+    return parseAndVerify(input, () => ({ dnsName: "", currentTime: null, keyUsages: [] }), true);
   }),
   def("crypto.x509.parse_and_verify_certificates_with_options", 2, (args) => {
     const name = "crypto.x509.parse_and_verify_certificates_with_options";
     const input = strArg(name, args[0]!, 1);
     objArg(name, args[1]!, 2);
-    let certs: Cert[];
-    try {
-      certs = certsFromString(input);
-    } catch (e) {
-      if (e instanceof X509Error || e instanceof Base64Error) return [false, []];
-      throw e;
-    }
-    const opts = parseVerifyOptions(name, args[1]!);
-    try {
-      return [true, fromJS(verifyChain(certs, opts).map((c) => c.json))];
-    } catch (e) {
-      if (e instanceof X509Error) return [false, []];
-      throw e;
-    }
+    return parseAndVerify(input, () => parseVerifyOptions(name, args[1]!), false);
   }),
   def("crypto.x509.parse_certificate_request", 1, (args) => {
     const name = "crypto.x509.parse_certificate_request";

@@ -1,11 +1,43 @@
-// The regex family (OPA's topdown/regex.go). Patterns are Go RE2 syntax; see
-// lib/re2.ts for how they are translated to JavaScript RegExps and which
-// constructs are rejected. Match iteration (find_n, split, replace) follows Go's
-// regexp package exactly, including its treatment of empty matches.
+// The regex family (OPA's topdown/regex.go). Patterns are Go RE2 syntax, which
+// lib/re2.ts parses with Go's grammar (what Go rejects we reject, with Go's
+// message: `error parsing regexp: <code>: `<expr>``) and translates to a JS
+// RegExp compiled with the `u` flag. Where the dialects differ:
+//
+//   RE2                         emitted JS
+//   (?flags) / (?flags:re)      no inline flags in JS: flags are applied while
+//                               emitting. i → the global `i` flag when every
+//                               literal/class is case-insensitive, otherwise
+//                               per-literal case-variant classes; s → `.` as
+//                               [\s\S] or [^\n]; m → ^/$ as (?<![^\n]) / (?![^\n]);
+//                               U → quantifier greediness swapped
+//   .                           [^\n] (JS `.` also stops at \r, U+2028, U+2029)
+//   ^ $ (no m)                  ^ $ (JS without m: start/end of input only)
+//   \A  \z                      ^  $
+//   \d \s \w (ASCII in RE2)     [0-9] [\t\n\f\r ] [0-9A-Za-z_] (JS \s is Unicode)
+//   [[:alpha:]] POSIX classes   explicit ASCII ranges
+//   \pL \p{Greek} \p{^Greek}    \p{L} \p{Script=Greek} \P{Script=Greek}
+//   \Q…\E                       escaped literals
+//   (?P<n>re) (?<n>re)          plain capturing groups (names kept aside for
+//                               `${name}` in replacement templates)
+//   \x{10FFFF} \123 \a \v       \u{…} code point escapes
+//
+// Constructs JS has but RE2 lacks are rejected as Go rejects them:
+// backreferences (\1: invalid escape sequence), lookaround ((?= (?! (?<= (?<!:
+// invalid or unsupported Perl syntax / invalid named capture), stacked
+// quantifiers (a** : invalid nested repetition operator), \Z, \C.
+//
+// JS backtracks where RE2 is linear-time: patterns with nested repetition
+// ((a+)+, (a|b)*…), which can backtrack exponentially, run on a Pike VM
+// (lib/re2vm.ts) instead. Match iteration (find_n, split, replace) follows
+// Go's regexp package exactly, including its treatment of empty matches.
+// Compiled patterns are cached (bounded, oldest evicted first). Remaining
+// difference on the JS path: a capture inside a repeated group that does not
+// take part in the last iteration is reset by JS but kept by RE2.
 import type { BuiltinDef } from "./registry.js";
 import { builtinErr, def, intArg, strArg } from "./lib/args.js";
 import { compileRE2, quoteMeta, RE2Error, type CompiledRE2 } from "./lib/re2.js";
 import { globsIntersect, GlobIntersectError } from "./lib/globintersect.js";
+import { compileProgram, vmExec, type Program } from "./lib/re2vm.js";
 
 // Bounded cache of compiled patterns: the oldest entry goes first.
 const CACHE_MAX = 256;
@@ -42,7 +74,17 @@ interface Match {
   groups: (string | undefined)[];
 }
 
+const programs = new WeakMap<CompiledRE2, Program>();
+
 function execAt(c: CompiledRE2, s: string, pos: number): Match | null {
+  if (c.risky) {
+    let prog = programs.get(c);
+    if (!prog) {
+      prog = compileProgram(c.ast, c.numCap);
+      programs.set(c, prog);
+    }
+    return vmExec(prog, s, pos);
+  }
   c.re.lastIndex = pos;
   const m = c.re.exec(s);
   if (!m) return null;
@@ -190,6 +232,7 @@ function compileTemplate(name: string, tpl: string, open: string, close: string)
 }
 
 function test(c: CompiledRE2, s: string): boolean {
+  if (c.risky) return execAt(c, s, 0) !== null;
   c.re.lastIndex = 0;
   return c.re.test(s);
 }

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { compile, RegoError, RegoErrors, toJS } from "../../../pdp/rego/index.js";
 
-function run(src: string | string[], query: string, opts: { input?: unknown; data?: unknown; strict?: boolean } = {}) {
+function run(
+  src: string | string[],
+  query: string,
+  opts: { input?: unknown; data?: unknown; strict?: boolean } = {},
+) {
   const sources = Array.isArray(src) ? src : [src];
   const policy = compile({
     modules: sources.map((source, i) => ({ file: `test-${i}.rego`, source })),

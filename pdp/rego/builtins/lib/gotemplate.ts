@@ -2002,7 +2002,6 @@ class State {
           return;
         case "int": {
           if (r.pipe.decl.length > 1) {
-            this.node = r;
             this.errorf(`can't use ${fmtV(val)} to iterate over more than one variable`);
           }
           if (val.n <= 0n) break;
@@ -2012,7 +2011,7 @@ class State {
         case "invalid":
           break;
         default:
-          this.node = r;
+          // Go reports this at the last node the pipeline visited, not the range.
           this.errorf(`range can't iterate over ${fmtV(val)}`);
       }
       if (r.elseList) this.walk(dot, r.elseList);

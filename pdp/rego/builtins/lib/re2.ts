@@ -1,36 +1,6 @@
-// RE2 (Go regexp/syntax, Perl flavour) → JavaScript RegExp translation.
-//
-// OPA's regex builtins use Go's regexp package. We parse the pattern with
-// Go's grammar (so what Go rejects we reject, with Go's error text:
-// `error parsing regexp: <code>: `<expr>``) and emit an equivalent JS source
-// compiled with the `u` flag. Where the dialects differ:
-//
-//   RE2                         emitted JS
-//   (?flags) / (?flags:re)      no inline flags in JS: flags are applied while
-//                               emitting. i → the global `i` flag when every
-//                               literal/class is case-insensitive, otherwise
-//                               per-literal case-variant classes; s → `.` as
-//                               [\s\S] or [^\n]; m → ^/$ as (?<![^\n]) / (?![^\n]);
-//                               U → quantifier greediness swapped
-//   .                           [^\n] (JS `.` also stops at \r, U+2028, U+2029)
-//   ^ $ (no m)                  ^ $ (JS without m: start/end of input only)
-//   \A  \z                      ^  $
-//   \d \s \w (ASCII in RE2)     [0-9] [\t\n\f\r ] [0-9A-Za-z_] (JS \s is Unicode)
-//   [[:alpha:]] POSIX classes   explicit ASCII ranges
-//   \pL \p{Greek} \p{^Greek}    \p{L} \p{Script=Greek} \P{Script=Greek}
-//   \Q…\E                       escaped literals
-//   (?P<n>re) (?<n>re)          plain capturing groups (names kept aside for
-//                               `${name}` in replacement templates)
-//   \x{10FFFF} \123 \a \v       \u{…} code point escapes
-//
-// RE2 constructs JS has but RE2 lacks are rejected as Go rejects them:
-// backreferences (\1: invalid escape sequence), lookaround ((?= (?! (?<= (?<!:
-// invalid or unsupported Perl syntax / invalid named capture), possessive or
-// stacked quantifiers (a** : invalid nested repetition operator), \Z, \C.
-//
-// Known differences: JS backtracks (RE2 is linear-time, so pathological
-// patterns can be slow here); within a repeated group JS resets captures that
-// did not participate in the last iteration where RE2 keeps them.
+// RE2 (Go regexp/syntax, Perl flavour) parser and JavaScript RegExp emitter
+// for the regex builtins; the translation rules are documented at the top of
+// ../regex.ts.
 
 export class RE2Error extends Error {
   constructor(

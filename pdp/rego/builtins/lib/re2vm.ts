@@ -114,9 +114,10 @@ export function compileProgram(ast: Node, ncap: number): Program {
         } else {
           for (let i = n.min; i < n.max; i++) {
             const body = build(n.sub, entry);
-            entry = n.greedy ? emit({ op: "split", x: body, y: next }) : emit({ op: "split", x: next, y: body });
-            // Each optional copy falls through to `next` when skipped.
-            next = entry === next ? next : next;
+            // Skipping an optional copy skips the rest of them too.
+            entry = n.greedy
+              ? emit({ op: "split", x: body, y: next })
+              : emit({ op: "split", x: next, y: body });
           }
         }
         for (let i = 0; i < n.min; i++) entry = build(n.sub, entry);
@@ -214,6 +215,7 @@ export function vmExec(prog: Program, s: string, pos: number): VMMatch | null {
     for (const t of clist) mark[t.pc] = gen;
     if (matched === null) {
       const init = new Array<number>(nslots).fill(-1);
+      init[0] = at;
       add(seeded, prog.start, init, at, prev, cur);
     }
     const run = clist.concat(seeded);

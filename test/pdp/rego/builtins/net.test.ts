@@ -33,6 +33,9 @@ describe("net.cidr_contains", () => {
     expect(call("net.cidr_contains", "10.0.0.0/8", "::ffff:10.1.2.3")).toBe(true);
     expect(call("net.cidr_contains", "0.0.0.0/0", "255.255.255.255")).toBe(true);
     expect(call("net.cidr_overlap", "10.0.0.0/8", "10.1.2.3")).toBe(true);
+    expect(call("net.cidr_contains", "::ffff:10.0.0.0/104", "10.1.2.3")).toBe(true);
+    expect(call("net.cidr_contains", "::/0", "10.1.2.3")).toBe(false);
+    expect(call("net.cidr_contains", "::/0", "2001:db8::1")).toBe(true);
   });
   it("reports bad operands", () => {
     expect(callErr("net.cidr_contains", "10.0.0.0", "10.0.0.1").message).toBe(
@@ -151,6 +154,11 @@ describe("net.cidr_merge", () => {
       "10.0.0.2/32",
     ]);
     expect(js("net.cidr_merge", [])).toEqual([]);
+    expect(js("net.cidr_merge", ["2001:db8::/33", "2001:db8:8000::/33", "10.0.0.0/9", "10.128.0.0/9"])).toEqual([
+      "10.0.0.0/8",
+      "2001:db8::/32",
+    ]);
+    expect(js("net.cidr_merge", ["192.168.1.1"])).toEqual(["192.168.1.1/24"]); // Go keeps the address, classful mask
   });
   it("errors", () => {
     expect(callErr("net.cidr_merge", ["2601:600:8a80:207e:a57d:7567:e2c9:e7b3"]).message).toBe(

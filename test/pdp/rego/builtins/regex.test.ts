@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/regex.js";
 import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
 import { compileRE2, RE2Error } from "../../../../pdp/rego/builtins/lib/re2.js";
+import { compileProgram, vmExec } from "../../../../pdp/rego/builtins/lib/re2vm.js";
 import type { Value } from "../../../../pdp/rego/value.js";
 
 const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
@@ -234,5 +235,72 @@ describe("regex.globs_match", () => {
   it("reports malformed globs", () => {
     expect(callErr("regex.globs_match", "a]", "a").message).toContain("set-close ']' with no preceding '['");
     expect(callErr("regex.globs_match", "*a", "a").message).toContain("must be preceded by a non-flag");
+  });
+});
+
+describe("linear-time fallback (lib/re2vm.ts)", () => {
+  const patterns = [
+    "a+",
+    "(a|ab)(c|bcd)(d*)",
+    "(?i)héllo\\s+w\\w+",
+    "^(\\d{1,3})\\.(\\d{1,3})$",
+    "(?m)^b$",
+    "x*",
+    "\\bfoo\\b",
+    "[^a-c]+?z",
+    "(a*)+$",
+    "(?:ab|a)+?c",
+    "\\p{Greek}+",
+    "(?s).{2,3}$",
+    "a{2}b{0,2}",
+    "😀+.",
+    "(?U)a+",
+    "^$",
+  ];
+  const inputs = [
+    "",
+    "abcd",
+    "Héllo  World!",
+    "12.345",
+    "a\nb\nc",
+    "xxyx",
+    "a foo b",
+    "ddz",
+    "aaaa",
+    "ababc",
+    "αβγ x",
+    "a\nbc",
+    "aabbb",
+    "😀😀😀x",
+    "aaa",
+  ];
+  it("agrees with the JS engine", () => {
+    for (const p of patterns) {
+      const c = compileRE2(p);
+      const prog = compileProgram(c.ast, c.numCap);
+      for (const s of inputs) {
+        for (let pos = 0; pos <= s.length; pos++) {
+          const u = s.charCodeAt(pos);
+          if (u >= 0xdc00 && u <= 0xdfff) continue; // never a search start in Go
+          c.re.lastIndex = pos;
+          const m = c.re.exec(s);
+          const want = m ? { start: m.index, end: m.index + m[0].length, groups: Array.from(m) } : null;
+          expect(vmExec(prog, s, pos), `${p} on ${JSON.stringify(s)} at ${pos}`).toEqual(want);
+        }
+      }
+    }
+  });
+  it("runs patterns with nested repetition in linear time", () => {
+    const s = "a".repeat(20000) + "!";
+    const t = Date.now();
+    expect(call("regex.match", "^(a+)+$", s)).toBe(false);
+    expect(call("regex.match", "(a|aa)+$", "a".repeat(5000) + "!")).toBe(false);
+    expect(call("regex.match", "^(a|aa)+$", "a".repeat(5000))).toBe(true);
+    expect(call("regex.find_n", "(x+x+)+y", "x".repeat(3000), -1)).toEqual([]);
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect(call("regex.find_all_string_submatch_n", "(a|b)+", "abba-ba", -1)).toEqual([
+      ["abba", "a"],
+      ["ba", "a"],
+    ]);
   });
 });
