@@ -130,53 +130,28 @@ export class Evaluator {
   }
 
   /** The single value of a deterministic term, or undefined. */
-  private det(t: CTerm, f: Value[]): Value | undefined {
-    switch (t.t) {
-      case "val":
-        return t.v;
-      case "var":
-        return f[t.slot];
-      case "input":
-        return this.input;
-      case "ref": {
-        let v: Value | undefined;
-        let i = 0;
-        if (t.head.t === "data") {
-          if (this.dataOverrides) return this.first(t, f);
-          const res = t.res ?? (t.res = this.resolveStatic(t.path));
-          if (res.kind === "rule") {
-            v = this.nodeValue(res.node, undefined, res.node.path);
-            i = res.depth;
-          } else if (res.kind === "base") {
-            v = res.value;
-            i = res.depth;
-          } else if (res.kind === "undefined") return undefined;
-          else return this.first(t, f);
-        } else v = t.head.t === "input" ? this.input : this.det(t.head, f);
-        for (; i < t.path.length; i++) {
-          if (v === undefined) return undefined;
-          const p = t.path[i]!;
-          const key = p.t === "val" ? p.v : this.det(p, f);
-          if (key === undefined) return undefined;
-          v = lookup(v, key);
-        }
-        return v;
-      }
-      case "call": {
-        if (t.target.kind === "print" || t.order) return this.first(t, f);
-        const args = new Array<Value>(t.args.length);
-        for (let i = 0; i < args.length; i++) {
-          const v = this.det(t.args[i]!, f);
-          if (v === undefined) return undefined;
-          args[i] = v;
-        }
-        return this.callValue(t.target, args, t.loc);
-      }
-      case "comp":
-        return this.evalComprehension(t, f);
-      default:
-        return this.first(t, f);
+  det(t: CTerm, f: Value[]): Value | undefined {
+    return ((t.dfn as DetFn | undefined) ?? detFn(t))(this, f);
+  }
+
+  /** A deterministic ref into `data`: jump to the rule or document its constant prefix names. */
+  detData(t: Extract<CTerm, { t: "ref" }>, f: Value[]): Value | undefined {
+    if (this.dataOverrides) return this.first(t, f);
+    const res = t.res ?? (t.res = this.resolveStatic(t.path));
+    let v: Value | undefined;
+    if (res.kind === "rule") v = this.nodeValue(res.node, undefined, res.node.path);
+    else if (res.kind === "base") v = res.value;
+    else if (res.kind === "undefined") return undefined;
+    else return this.first(t, f);
+    const path = t.path;
+    for (let i = res.depth; i < path.length; i++) {
+      if (v === undefined) return undefined;
+      const p = path[i]!;
+      const key = p.t === "val" ? p.v : this.det(p, f);
+      if (key === undefined) return undefined;
+      v = lookup(v, key);
     }
+    return v;
   }
 
   /** One rule definition on its own (its else chain included). */
@@ -189,7 +164,7 @@ export class Evaluator {
     return this.first(t, []);
   }
 
-  private first(t: CTerm, f: Value[]): Value | undefined {
+  first(t: CTerm, f: Value[]): Value | undefined {
     let out: Value | undefined;
     this.evalTerm(t, f, (v) => {
       out = v;
@@ -474,7 +449,7 @@ export class Evaluator {
     return step(0);
   }
 
-  private evalComprehension(t: Extract<CTerm, { t: "comp" }>, f: Value[]): Value {
+  evalComprehension(t: Extract<CTerm, { t: "comp" }>, f: Value[]): Value {
     if (t.kind === "array") {
       const out: Value[] = [];
       if (t.headDet) {
@@ -795,7 +770,7 @@ export class Evaluator {
   // ---- calls ----
 
   /** A call's single value (relations and mocks go through callFunction). */
-  private callValue(target: CallTarget, args: Value[], loc: Location): Value | undefined {
+  callValue(target: CallTarget, args: Value[], loc: Location): Value | undefined {
     if (this.fnOverrides || (target.kind === "builtin" && target.def.relation)) {
       let out: Value | undefined;
       this.callFunction(target, args, loc, (v) => {
@@ -1133,6 +1108,77 @@ class NestedBuilder {
     const b = new ObjectBuilder();
     for (const e of this.entries.values()) b.put(e.key, e.value ?? e.set ?? e.child!.build());
     return b.build();
+  }
+}
+
+type DetFn = (ev: Evaluator, f: Value[]) => Value | undefined;
+
+/**
+ * Compiles a deterministic term into a closure once (cached on the term), so
+ * the hot path runs straight-line code instead of re-dispatching on the IR.
+ */
+function detFn(t: CTerm): DetFn {
+  const fn = buildDet(t);
+  t.dfn = fn;
+  return fn;
+}
+
+function buildDet(t: CTerm): DetFn {
+  switch (t.t) {
+    case "val": {
+      const v = t.v;
+      return () => v;
+    }
+    case "var": {
+      const s = t.slot;
+      return (_ev, f) => f[s];
+    }
+    case "input":
+      return (ev) => ev.input;
+    case "ref": {
+      if (t.head.t === "data") return (ev, f) => ev.detData(t, f);
+      const head = t.head.t === "input" ? (ev: Evaluator) => ev.input : detFn(t.head);
+      const path = t.path;
+      if (path.every((p) => p.t === "val")) {
+        const keys = path.map((p) => (p as { v: Value }).v);
+        const n = keys.length;
+        return (ev, f) => {
+          let v = head(ev, f);
+          for (let i = 0; i < n && v !== undefined; i++) v = lookup(v, keys[i]!);
+          return v;
+        };
+      }
+      const parts = path.map((p) => detFn(p));
+      return (ev, f) => {
+        let v = head(ev, f);
+        for (let i = 0; i < parts.length && v !== undefined; i++) {
+          const key = parts[i]!(ev, f);
+          if (key === undefined) return undefined;
+          v = lookup(v, key);
+        }
+        return v;
+      };
+    }
+    case "call": {
+      if (t.target.kind === "print" || t.order) return (ev, f) => ev.first(t, f);
+      const args = t.args.map((a) => detFn(a));
+      const n = args.length;
+      const target = t.target;
+      const loc = t.loc;
+      return (ev, f) => {
+        const vals = new Array<Value>(n);
+        for (let i = 0; i < n; i++) {
+          const v = args[i]!(ev, f);
+          if (v === undefined) return undefined;
+          vals[i] = v;
+        }
+        return ev.callValue(target, vals, loc);
+      };
+    }
+    case "comp":
+      return (ev, f) => ev.evalComprehension(t, f);
+    default:
+      return (ev, f) => ev.first(t, f);
   }
 }
 

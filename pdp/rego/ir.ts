@@ -5,7 +5,10 @@ import type { Location } from "./ast.js";
 import type { BuiltinDef } from "./builtins/registry.js";
 import type { Value } from "./value.js";
 
-export type CTerm =
+/** `dfn`: the term compiled to a closure for the deterministic fast path (set on first use). */
+export type CTerm = CTermKind & { dfn?: unknown };
+
+type CTermKind =
   | { t: "val"; v: Value }
   | { t: "var"; slot: number; name: string }
   | { t: "data" }

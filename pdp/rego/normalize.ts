@@ -22,6 +22,7 @@ class TermNode {
   target: unknown = undefined;
   args: unknown = undefined;
   order: unknown = undefined;
+  dfn: unknown = undefined;
   constructor(t: unknown) {
     this.t = t;
   }

@@ -154,10 +154,9 @@ describe("net.cidr_merge", () => {
       "10.0.0.2/32",
     ]);
     expect(js("net.cidr_merge", [])).toEqual([]);
-    expect(js("net.cidr_merge", ["2001:db8::/33", "2001:db8:8000::/33", "10.0.0.0/9", "10.128.0.0/9"])).toEqual([
-      "10.0.0.0/8",
-      "2001:db8::/32",
-    ]);
+    expect(
+      js("net.cidr_merge", ["2001:db8::/33", "2001:db8:8000::/33", "10.0.0.0/9", "10.128.0.0/9"]),
+    ).toEqual(["10.0.0.0/8", "2001:db8::/32"]);
     expect(js("net.cidr_merge", ["192.168.1.1"])).toEqual(["192.168.1.1/24"]); // Go keeps the address, classful mask
   });
   it("errors", () => {

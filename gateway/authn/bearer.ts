@@ -1,0 +1,149 @@
+// RFC 9068 JWT access tokens in `Authorization: Bearer`, verified locally against the AS's JWKS.
+import { authorizationCredential } from "./headers.js";
+import { JwksSource } from "./jwks.js";
+import {
+  checkAlgorithms,
+  DEFAULT_ALGORITHMS,
+  looksLikeJwt,
+  normaliseTyp,
+  parseCompactJwt,
+  verifyJwt,
+} from "./jwt_common.js";
+import { checkConfirmation, parseScopes, sha256, TtlCache } from "./token_common.js";
+import {
+  AuthnError,
+  fail,
+  NONE,
+  ok,
+  type Authenticator,
+  type AuthnResult,
+  type Identity,
+  type RequestFacts,
+} from "./types.js";
+
+export interface BearerConfig {
+  issuer: string;
+  /** This resource's identifier; the token's `aud` must contain it. */
+  audience: string;
+  jwks_file?: string;
+  jwks_uri?: string;
+  jwks_max_age_s?: number;
+  jwks_refetch_cooldown_s?: number;
+  jwks_timeout_ms?: number;
+  algorithms?: string[];
+  clock_skew_s?: number;
+  /** Dev only: also accept `typ: JWT`. Never in production — it lets ID tokens pass as access tokens. */
+  accept_jwt_typ?: boolean;
+  max_token_bytes?: number;
+  /** RFC 9068 §2.2 makes all of these mandatory; loosen only for an AS that cannot comply. */
+  required_claims?: string[];
+  /** Upper bound for reusing a verification; the token's `exp` bounds it too. */
+  cache_max_s?: number;
+  cache_max_entries?: number;
+  /**
+   * What to do with a non-JWT bearer token: `reject` (invalid_token) unless an introspection
+   * authenticator handles opaque tokens, then `skip` (no credential of this kind).
+   */
+  opaque_tokens?: "reject" | "skip";
+  now?: () => number;
+}
+
+const RFC9068_CLAIMS = ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"];
+const MAX_SKEW_S = 300;
+
+export class BearerAuthenticator implements Authenticator {
+  readonly name: string;
+  /** Signature verifications performed (cache misses), for tests and metrics. */
+  verifications = 0;
+  cacheHits = 0;
+  readonly jwks: JwksSource;
+  private readonly cfg: BearerConfig;
+  private readonly algorithms: string[];
+  private readonly skew: number;
+  private readonly cache: TtlCache<Identity>;
+  private readonly now: () => number;
+
+  constructor(cfg: BearerConfig, name = "bearer") {
+    if (!cfg.issuer) throw new Error("bearer: issuer is required");
+    if (!cfg.audience) throw new Error("bearer: audience is required");
+    this.name = name;
+    this.cfg = cfg;
+    this.now = cfg.now ?? Date.now;
+    this.algorithms = checkAlgorithms(cfg.algorithms ?? DEFAULT_ALGORITHMS);
+    this.skew = Math.min(Math.max(cfg.clock_skew_s ?? 30, 0), MAX_SKEW_S);
+    this.cache = new TtlCache(cfg.cache_max_entries ?? 10_000);
+    this.jwks = new JwksSource({
+      jwks_file: cfg.jwks_file,
+      jwks_uri: cfg.jwks_uri,
+      max_age_s: cfg.jwks_max_age_s,
+      refetch_cooldown_s: cfg.jwks_refetch_cooldown_s,
+      timeout_ms: cfg.jwks_timeout_ms,
+      now: this.now,
+    });
+  }
+
+  async authenticate(facts: RequestFacts): Promise<AuthnResult> {
+    try {
+      const token = authorizationCredential(facts, "Bearer");
+      if (token === undefined) return NONE;
+      if (!looksLikeJwt(token) && token.length <= (this.cfg.max_token_bytes ?? 8192)) {
+        if (this.cfg.opaque_tokens === "skip") return NONE;
+      }
+      const identity = await this.verify(token);
+      checkConfirmation(identity.cnf, facts);
+      return ok(identity);
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** The identity of a valid token; throws AuthnError otherwise. Exposed for DPoP/WIMSE wrappers. */
+  async verify(token: string): Promise<Identity> {
+    const nowMs = this.now();
+    const key = sha256(token);
+    const cached = this.cache.get(key, nowMs);
+    if (cached) {
+      this.cacheHits++;
+      return cached;
+    }
+    const { header } = parseCompactJwt(token, this.cfg.max_token_bytes ?? 8192);
+    // typ first (RFC 9068 §4): an ID token signed by the same AS must never pass as an access token.
+    const typ = normaliseTyp(header.typ);
+    if (typ !== "at+jwt" && !(this.cfg.accept_jwt_typ && typ === "jwt")) {
+      throw new AuthnError("invalid_token", "token is not a JWT access token (typ)");
+    }
+    this.verifications++;
+    const payload = await verifyJwt(token, this.jwks.getKey, {
+      issuer: this.cfg.issuer,
+      audience: this.cfg.audience,
+      algorithms: this.algorithms,
+      clockSkewS: this.skew,
+      requiredClaims: this.cfg.required_claims ?? RFC9068_CLAIMS,
+      nowMs,
+    });
+    if (typeof payload.sub !== "string" || payload.sub === "") {
+      throw new AuthnError("invalid_token", "token has no subject");
+    }
+    if (payload.client_id !== undefined && typeof payload.client_id !== "string") {
+      throw new AuthnError("invalid_token", "invalid client_id claim");
+    }
+    if (payload.scope !== undefined && typeof payload.scope !== "string") {
+      throw new AuthnError("invalid_token", "invalid scope claim");
+    }
+    const exp = payload.exp!;
+    const identity: Identity = Object.freeze({
+      method: this.name,
+      subject: payload.sub,
+      tokenType: "jwt" as const,
+      claims: Object.freeze({ ...payload }),
+      scopes: parseScopes(payload.scope) ?? [],
+      clientId: payload.client_id as string | undefined,
+      act: payload.act,
+      cnf: payload.cnf as Record<string, unknown> | undefined,
+      expiresAt: exp,
+    });
+    const maxMs = (this.cfg.cache_max_s ?? 60) * 1000;
+    if (maxMs > 0) this.cache.set(key, identity, Math.min(exp * 1000, nowMs + maxMs));
+    return identity;
+  }
+}
