@@ -62,6 +62,7 @@ export class BearerAuthenticator implements Authenticator {
   private readonly skew: number;
   private readonly cache: TtlCache<Identity>;
   private readonly now: () => number;
+  private readonly requiredClaims: string[];
 
   constructor(cfg: BearerConfig, name = "bearer") {
     if (!cfg.issuer) throw new Error("bearer: issuer is required");
@@ -70,6 +71,8 @@ export class BearerAuthenticator implements Authenticator {
     this.cfg = cfg;
     this.now = cfg.now ?? Date.now;
     this.algorithms = checkAlgorithms(cfg.algorithms ?? DEFAULT_ALGORITHMS);
+    // `exp` stays mandatory whatever the config says: it bounds the verification cache.
+    this.requiredClaims = [...new Set(["exp", ...(cfg.required_claims ?? RFC9068_CLAIMS)])];
     this.skew = Math.min(Math.max(cfg.clock_skew_s ?? 30, 0), MAX_SKEW_S);
     this.cache = new TtlCache(cfg.cache_max_entries ?? 10_000);
     this.jwks = new JwksSource({
@@ -118,7 +121,7 @@ export class BearerAuthenticator implements Authenticator {
       audience: this.cfg.audience,
       algorithms: this.algorithms,
       clockSkewS: this.skew,
-      requiredClaims: this.cfg.required_claims ?? RFC9068_CLAIMS,
+      requiredClaims: this.requiredClaims,
       nowMs,
     });
     if (typeof payload.sub !== "string" || payload.sub === "") {

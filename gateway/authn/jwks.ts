@@ -32,7 +32,8 @@ export class JwksSource {
   private inflight: Promise<void> | undefined;
 
   constructor(opts: JwksOptions) {
-    if (!opts.jwks_file === !opts.jwks_uri) throw new Error("exactly one of jwks_file or jwks_uri is required");
+    if (!opts.jwks_file === !opts.jwks_uri)
+      throw new Error("exactly one of jwks_file or jwks_uri is required");
     if (opts.jwks_uri) {
       const u = new URL(opts.jwks_uri);
       if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) {
@@ -79,7 +80,10 @@ export class JwksSource {
       if (!Array.isArray(parsed.keys)) throw new Error("no keys array");
       const keys = parsed.keys.filter(
         (k): k is JSONWebKeySet["keys"][number] =>
-          typeof k === "object" && k !== null && (k as { kty?: unknown }).kty !== "oct" && (k as { use?: unknown }).use !== "enc",
+          typeof k === "object" &&
+          k !== null &&
+          (k as { kty?: unknown }).kty !== "oct" &&
+          (k as { use?: unknown }).use !== "enc",
       );
       jwks = { keys };
     } catch (e) {

@@ -68,7 +68,11 @@ export interface VerifyOptions {
 }
 
 /** Signature and registered claims via jose; every failure becomes a client-safe AuthnError. */
-export async function verifyJwt(token: string, getKey: JWTVerifyGetKey, o: VerifyOptions): Promise<JWTPayload> {
+export async function verifyJwt(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  o: VerifyOptions,
+): Promise<JWTPayload> {
   try {
     const { payload } = await jwtVerify(token, getKey, {
       issuer: o.issuer,
@@ -95,8 +99,10 @@ export function classifyJoseError(e: unknown): AuthnError {
     const what = e.claim === "nbf" ? "token not yet valid" : `invalid ${e.claim} claim`;
     return new AuthnError("invalid_token", what, { cause: e });
   }
-  if (e instanceof errors.JWKSNoMatchingKey) return new AuthnError("invalid_token", "unknown signing key", { cause: e });
-  if (e instanceof errors.JOSEAlgNotAllowed) return new AuthnError("invalid_token", "algorithm not allowed", { cause: e });
+  if (e instanceof errors.JWKSNoMatchingKey)
+    return new AuthnError("invalid_token", "unknown signing key", { cause: e });
+  if (e instanceof errors.JOSEAlgNotAllowed)
+    return new AuthnError("invalid_token", "algorithm not allowed", { cause: e });
   if (e instanceof errors.JWSSignatureVerificationFailed) {
     return new AuthnError("invalid_token", "invalid signature", { cause: e });
   }

@@ -66,9 +66,7 @@ export class AuthnError extends Error {
 }
 
 export type AuthnResult =
-  | { kind: "none" }
-  | { kind: "ok"; identity: Identity }
-  | { kind: "error"; error: AuthnError };
+  { kind: "none" } | { kind: "ok"; identity: Identity } | { kind: "error"; error: AuthnError };
 
 export interface Authenticator {
   readonly name: string;
