@@ -8,6 +8,13 @@ import { RegoError } from "./errors.js";
 import type { CBody, CExpr, CRule, CTerm, CWith, CallTarget } from "./ir.js";
 import { numFromText } from "./number.js";
 import { ObjectBuilder, SetV, type Value } from "./value.js";
+import {
+  collectOutside,
+  collectSlots,
+  collectSlotsExpr,
+  countSlotsExpr,
+  walkNestedBodies,
+} from "./irwalk.js";
 
 export interface ImportTarget {
   root: "data" | "input";
@@ -911,193 +918,6 @@ function rootRef(root: "data" | "input", path: string[], loc: ast.Location): CTe
   return { t: "ref", head, path: path.map((p) => ({ t: "val", v: p }) as CTerm), loc, res: undefined };
 }
 
-export function collectSlots(t: CTerm, out: Set<number>): void {
-  switch (t.t) {
-    case "var":
-      out.add(t.slot);
-      return;
-    case "ref":
-      collectSlots(t.head, out);
-      for (const p of t.path) collectSlots(p, out);
-      return;
-    case "array":
-    case "set":
-      for (const i of t.items) collectSlots(i, out);
-      return;
-    case "object":
-      for (const [k, v] of t.items) {
-        collectSlots(k, out);
-        collectSlots(v, out);
-      }
-      return;
-    case "call":
-      for (const a of t.args) collectSlots(a, out);
-      return;
-    case "comp":
-      if (t.key) collectSlots(t.key, out);
-      collectSlots(t.term, out);
-      for (const e of t.body.exprs) collectSlotsExpr(e, out);
-      return;
-    default:
-      return;
-  }
-}
-
-export function collectSlotsExpr(e: CExpr, out: Set<number>): void {
-  switch (e.t) {
-    case "unify":
-      collectSlots(e.a, out);
-      collectSlots(e.b, out);
-      return;
-    case "truthy":
-      collectSlots(e.term, out);
-      return;
-    case "somein":
-      if (e.key) collectSlots(e.key, out);
-      collectSlots(e.value, out);
-      collectSlots(e.coll, out);
-      return;
-    case "every":
-      if (e.key) collectSlots(e.key, out);
-      collectSlots(e.value, out);
-      collectSlots(e.domain, out);
-      for (const x of e.body.exprs) collectSlotsExpr(x, out);
-      return;
-    case "not":
-      collectSlotsExpr(e.expr, out);
-      return;
-    case "with":
-      for (const w of e.withs) if (w.value) collectSlots(w.value, out);
-      collectSlotsExpr(e.expr, out);
-      return;
-    case "nop":
-      return;
-  }
-}
-
-function countSlots(t: CTerm, out: Map<number, number>): void {
-  const visit = (x: CTerm): void => {
-    switch (x.t) {
-      case "var":
-        out.set(x.slot, (out.get(x.slot) ?? 0) + 1);
-        return;
-      case "ref":
-        visit(x.head);
-        x.path.forEach(visit);
-        return;
-      case "array":
-      case "set":
-        x.items.forEach(visit);
-        return;
-      case "object":
-        x.items.forEach(([k, v]) => {
-          visit(k);
-          visit(v);
-        });
-        return;
-      case "call":
-        x.args.forEach(visit);
-        return;
-      case "comp":
-        if (x.key) visit(x.key);
-        visit(x.term);
-        x.body.exprs.forEach((e) => countSlotsExpr(e, out));
-        return;
-      default:
-        return;
-    }
-  };
-  visit(t);
-}
-
-export function countSlotsExpr(e: CExpr, out: Map<number, number>): void {
-  switch (e.t) {
-    case "unify":
-      countSlots(e.a, out);
-      countSlots(e.b, out);
-      return;
-    case "truthy":
-      countSlots(e.term, out);
-      return;
-    case "somein":
-      if (e.key) countSlots(e.key, out);
-      countSlots(e.value, out);
-      countSlots(e.coll, out);
-      return;
-    case "every":
-      if (e.key) countSlots(e.key, out);
-      countSlots(e.value, out);
-      countSlots(e.domain, out);
-      e.body.exprs.forEach((x) => countSlotsExpr(x, out));
-      return;
-    case "not":
-      countSlotsExpr(e.expr, out);
-      return;
-    case "with":
-      for (const w of e.withs) if (w.value) countSlots(w.value, out);
-      countSlotsExpr(e.expr, out);
-      return;
-    case "nop":
-      return;
-  }
-}
-
-function walkNestedBodies(e: CExpr, fn: (b: CBody) => void): void {
-  const visitT = (t: CTerm): void => {
-    switch (t.t) {
-      case "ref":
-        visitT(t.head);
-        t.path.forEach(visitT);
-        return;
-      case "array":
-      case "set":
-        t.items.forEach(visitT);
-        return;
-      case "object":
-        t.items.forEach(([k, v]) => {
-          visitT(k);
-          visitT(v);
-        });
-        return;
-      case "call":
-        t.args.forEach(visitT);
-        return;
-      case "comp":
-        fn(t.body);
-        t.body.exprs.forEach((x) => walkNestedBodies(x, fn));
-        return;
-      default:
-        return;
-    }
-  };
-  switch (e.t) {
-    case "unify":
-      visitT(e.a);
-      visitT(e.b);
-      return;
-    case "truthy":
-      visitT(e.term);
-      return;
-    case "somein":
-      visitT(e.coll);
-      return;
-    case "every":
-      fn(e.body);
-      visitT(e.domain);
-      e.body.exprs.forEach((x) => walkNestedBodies(x, fn));
-      return;
-    case "not":
-      walkNestedBodies(e.expr, fn);
-      return;
-    case "with":
-      e.withs.forEach((w) => w.value && visitT(w.value));
-      walkNestedBodies(e.expr, fn);
-      return;
-    case "nop":
-      return;
-  }
-}
-
 /** Compiles one rule (with its else chain) of a module. */
 export function compileRuleChain(
   rule: ast.Rule,
@@ -1161,69 +981,10 @@ export function compileQueryBody(
   c.order(cb, new Set());
   const vars: [string, number][] = [];
   const top = new Set<number>();
-  for (const e of cb.exprs) collectTopSlots(e, top);
+  for (const e of cb.exprs) collectOutside(e, top);
   for (const s of [...top].sort((a, b) => a - b)) {
     const name = c.slotNames[s]!;
     if (!name.startsWith("$") && !name.startsWith("__local")) vars.push([name, s]);
   }
   return { body: cb, nslots: c.nslots, vars, errors: c.errors };
-}
-
-/** Slots of the query's own scope (not those local to comprehensions/every). */
-function collectTopSlots(e: CExpr, out: Set<number>): void {
-  collectOutside(e, out);
-}
-
-function collectOutside(e: CExpr, out: Set<number>): void {
-  const visit = (t: CTerm): void => {
-    switch (t.t) {
-      case "var":
-        out.add(t.slot);
-        return;
-      case "ref":
-        visit(t.head);
-        t.path.forEach(visit);
-        return;
-      case "array":
-      case "set":
-        t.items.forEach(visit);
-        return;
-      case "object":
-        t.items.forEach(([k, v]) => {
-          visit(k);
-          visit(v);
-        });
-        return;
-      case "call":
-        t.args.forEach(visit);
-        return;
-      default:
-        return;
-    }
-  };
-  switch (e.t) {
-    case "unify":
-      visit(e.a);
-      visit(e.b);
-      return;
-    case "truthy":
-      visit(e.term);
-      return;
-    case "somein":
-      if (e.key) visit(e.key);
-      visit(e.value);
-      visit(e.coll);
-      return;
-    case "every":
-      visit(e.domain);
-      return;
-    case "not":
-      collectOutside(e.expr, out);
-      return;
-    case "with":
-      collectOutside(e.expr, out);
-      return;
-    case "nop":
-      return;
-  }
 }

@@ -1,7 +1,8 @@
 // Compile-time recursion check (OPA's rego_recursion_error): Rego rules may not
 // depend on themselves, directly or through other rules and functions.
 import { RegoError } from "./errors.js";
-import type { CExpr, CTerm, RuleDef, TreeNode } from "./ir.js";
+import type { RuleDef, TreeNode } from "./ir.js";
+import { walkBody, walkTerm, type IRVisitor } from "./irwalk.js";
 
 /** Every node that defines rules or functions, reachable from root. */
 function ruleNodes(root: TreeNode): TreeNode[] {
@@ -20,75 +21,25 @@ interface DepPath {
   dynamic: boolean;
 }
 
-/** The static data paths a term refers to (refs into data and user function calls). */
-function collectPaths(t: CTerm, out: DepPath[]): void {
-  switch (t.t) {
-    case "data":
-      out.push({ path: [], dynamic: false });
-      return;
-    case "ref": {
-      if (t.head.t === "data") {
+/** The static data paths a term or expression reads (refs into data, user function calls). */
+function pathsVisitor(out: DepPath[]): IRVisitor {
+  return {
+    term: (t) => {
+      if (t.t === "data") out.push({ path: [], dynamic: false });
+      else if (t.t === "ref" && t.head.t === "data") {
         const p: string[] = [];
         for (const x of t.path) {
           if (x.t !== "val" || typeof x.v !== "string") break;
           p.push(x.v);
         }
         out.push({ path: p, dynamic: p.length < t.path.length });
-      } else collectPaths(t.head, out);
-      for (const x of t.path) collectPaths(x, out);
-      return;
-    }
-    case "array":
-    case "set":
-      for (const i of t.items) collectPaths(i, out);
-      return;
-    case "object":
-      for (const [k, v] of t.items) {
-        collectPaths(k, out);
-        collectPaths(v, out);
-      }
-      return;
-    case "comp":
-      if (t.key) collectPaths(t.key, out);
-      collectPaths(t.term, out);
-      for (const e of t.body.exprs) collectExprPaths(e, out);
-      return;
-    case "call":
-      if (t.target.kind === "user") out.push({ path: t.target.path, dynamic: false });
-      for (const a of t.args) collectPaths(a, out);
-      return;
-    default:
-      return;
-  }
-}
-
-function collectExprPaths(e: CExpr, out: DepPath[]): void {
-  switch (e.t) {
-    case "unify":
-      collectPaths(e.a, out);
-      collectPaths(e.b, out);
-      return;
-    case "truthy":
-      collectPaths(e.term, out);
-      return;
-    case "somein":
-      collectPaths(e.coll, out);
-      return;
-    case "every":
-      collectPaths(e.domain, out);
-      for (const x of e.body.exprs) collectExprPaths(x, out);
-      return;
-    case "not":
-      collectExprPaths(e.expr, out);
-      return;
-    case "with":
-      // A mocked rule or function is not evaluated through this edge.
-      collectExprPaths(e.expr, out);
-      for (const w of e.withs) if (w.value) collectPaths(w.value, out);
-      return;
-    case "nop":
-      return;
-  }
+        for (const x of t.path) walkTerm(x, pathsVisitor(out));
+        return false;
+      } else if (t.t === "call" && t.target.kind === "user")
+        out.push({ path: t.target.path, dynamic: false });
+      return true;
+    },
+  };
 }
 
 function defsOf(n: TreeNode): RuleDef[] {
@@ -103,10 +54,11 @@ export function checkRecursion(root: TreeNode): RegoError[] {
     const paths: DepPath[] = [];
     for (const def of defsOf(n)) {
       for (const r of def.chain) {
-        for (const e of r.body.exprs) collectExprPaths(e, paths);
-        collectPaths(r.value, paths);
-        if (r.key) collectPaths(r.key, paths);
-        for (const d of r.dynamic) collectPaths(d, paths);
+        const v = pathsVisitor(paths);
+        walkBody(r.body, v);
+        walkTerm(r.value, v);
+        if (r.key) walkTerm(r.key, v);
+        for (const d of r.dynamic) walkTerm(d, v);
       }
     }
     const deps = new Set<TreeNode>();
