@@ -1,4 +1,5 @@
 // The `portcullis` command line: dispatches to one file per command.
+import { runCerts } from "./certs.js";
 import { runCheck } from "./check.js";
 import { runConformance } from "./conformance.js";
 import { runDemo } from "./demo.js";
@@ -14,6 +15,7 @@ Commands:
   check        parse and compile Rego policies
   conformance  run OPA-format YAML conformance cases
   demo         what \`npm start\` runs
+  certs        write a dev PKI (CA, gateway and client certificates, token issuer)
 
 Run \`portcullis <command> --help\` for a command's options.
 `;
@@ -26,6 +28,7 @@ const commands: Record<string, Command> = {
   check: runCheck,
   conformance: runConformance,
   demo: runDemo,
+  certs: runCerts,
 };
 
 /** Runs the CLI with argv (without node and script) and returns the exit code. */

@@ -13,7 +13,11 @@ import { parseSpiffeId } from "./spiffe.js";
 
 x509.cryptoProvider.set(webcrypto);
 
-const EC: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+const EC: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = {
+  name: "ECDSA",
+  namedCurve: "P-256",
+  hash: "SHA-256",
+};
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 // Certificates start a little in the past so a peer whose clock lags slightly still accepts them.

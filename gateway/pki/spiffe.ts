@@ -22,7 +22,8 @@ export function parseSpiffeId(id: string): SpiffeId | string {
   const trustDomain = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? "" : rest.slice(slash);
   // Checking characters also rules out userinfo (@), ports (:), queries (?) and fragments (#).
-  if (!TRUST_DOMAIN.test(trustDomain)) return `invalid trust domain "${trustDomain}" (allowed: a-z 0-9 . - _)`;
+  if (!TRUST_DOMAIN.test(trustDomain))
+    return `invalid trust domain "${trustDomain}" (allowed: a-z 0-9 . - _)`;
   if (path === "") return { id, trustDomain, path, segments: [] };
   const segments = path.slice(1).split("/");
   for (const s of segments) {

@@ -662,17 +662,10 @@ export class BodyCompiler {
       case "somein": {
         const c = this.evalOuts(e.coll, b);
         if (c === null) return null;
-        const b2 = new Set([...b, ...c]);
-        const outs = [...c];
-        for (const p of e.key ? [e.key, e.value] : [e.value]) {
-          const o = this.patOuts(p, b2);
-          if (o === null) return null;
-          for (const s of o) {
-            b2.add(s);
-            outs.push(s);
-          }
-        }
-        return outs;
+        const pats = accumulate(e.key ? [e.key, e.value] : [e.value], new Set([...b, ...c]), (p, bb) =>
+          this.patOuts(p, bb),
+        );
+        return pats === null ? null : [...c, ...pats];
       }
       case "every": {
         if (this.evalOuts(e.domain, b) === null) return null;
@@ -789,50 +782,20 @@ export class BodyCompiler {
   }
 
   private seqOuts(items: CTerm[], b: Set<number>): number[] | null {
-    const outs: number[] = [];
-    const b2 = new Set(b);
-    for (const i of items) {
-      const o = this.evalOuts(i, b2);
-      if (o === null) return null;
-      for (const s of o) {
-        b2.add(s);
-        outs.push(s);
-      }
-    }
-    return outs;
+    return accumulate(items, b, (i, bb) => this.evalOuts(i, bb));
   }
 
   patOuts(t: CTerm, b: Set<number>): number[] | null {
     switch (t.t) {
       case "var":
         return b.has(t.slot) ? [] : [t.slot];
-      case "array": {
-        const outs: number[] = [];
-        const b2 = new Set(b);
-        for (const i of t.items) {
-          const o = this.patOuts(i, b2);
-          if (o === null) return null;
-          for (const s of o) {
-            b2.add(s);
-            outs.push(s);
-          }
-        }
-        return outs;
-      }
-      case "object": {
-        const outs: number[] = [];
-        const b2 = new Set(b);
-        for (const [k, v] of t.items) {
-          if (this.evalOuts(k, b2) === null) return null;
-          const o = this.patOuts(v, b2);
-          if (o === null) return null;
-          for (const s of o) {
-            b2.add(s);
-            outs.push(s);
-          }
-        }
-        return outs;
-      }
+      case "array":
+        return accumulate(t.items, b, (i, bb) => this.patOuts(i, bb));
+      case "object":
+        // Keys must be known; values are patterns.
+        return accumulate(t.items, b, ([k, v], bb) =>
+          this.evalOuts(k, bb) === null ? null : this.patOuts(v, bb),
+        );
       default:
         return this.evalOuts(t, b);
     }
@@ -882,6 +845,28 @@ export class BodyCompiler {
     }
     return outs;
   }
+}
+
+/**
+ * Runs `step` over items in order, each seeing the slots the earlier ones
+ * bind; the slots bound by all of them, or null when one cannot run.
+ */
+function accumulate<T>(
+  items: T[],
+  b: Set<number>,
+  step: (x: T, b: Set<number>) => number[] | null,
+): number[] | null {
+  const outs: number[] = [];
+  const b2 = new Set(b);
+  for (const x of items) {
+    const o = step(x, b2);
+    if (o === null) return null;
+    for (const s of o) {
+      b2.add(s);
+      outs.push(s);
+    }
+  }
+  return outs;
 }
 
 /** A call to a builtin that yields several results (walk) is never deterministic. */

@@ -1,0 +1,712 @@
+// Loads and validates the YAML config of `portcullis serve`. Hand-written
+// rather than a JSON Schema: every error must name the file, the key path and
+// the problem in the user's words, cross-field rules (the `authentication`
+// expression, duplicate listeners) need code anyway, and all errors are
+// reported at once. Unknown keys are errors: a misspelt security setting must
+// not silently fall back to a weaker default.
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { dirname, resolve } from "node:path";
+import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import type {
+  AssertionIssuer,
+  AuthExpr,
+  Authenticators,
+  CallerTypeRule,
+  ClientAuth,
+  Config,
+  ConfigIssue,
+  Limits,
+  Segment,
+  SegmentTls,
+} from "./types.js";
+
+export const DEFAULTS = {
+  entrypoint: "portcullis/authz/decision",
+  cache_ttl_s: 60,
+  cache_max_entries: 10_000,
+  client_auth: "require" as ClientAuth,
+  max_header_bytes: 16 * 1024,
+  max_body_bytes: 1024 * 1024,
+  clock_skew_s: 60,
+  max_token_bytes: 8 * 1024,
+  algorithms: ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
+  introspection_timeout_ms: 2000,
+  introspection_cache_ttl_s: 60,
+  api_key_header: "x-api-key",
+  psk_header: "x-psk",
+} as const;
+
+/** Asymmetric JWS algorithms only: `none` and HMAC would let a public key or nothing forge tokens. */
+export const ALLOWED_ALGORITHMS = [
+  "ES256",
+  "ES384",
+  "ES512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "EdDSA",
+];
+
+const AUTHENTICATOR_KINDS = ["bearer", "introspection", "api_key", "basic", "psk", "jwt_assertion"] as const;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly errors: ConfigIssue[]) {
+    super(formatIssues(errors));
+  }
+}
+
+/** `file:line:col: path: message`, one per line. */
+export function formatIssues(errors: ConfigIssue[]): string {
+  const lines = errors.map((e) => {
+    const at = e.line !== undefined ? `${e.file}:${e.line}:${e.col ?? 1}` : e.file;
+    return `${at}: ${e.path === "" ? "" : e.path + ": "}${e.message}`;
+  });
+  return `invalid config (${errors.length} error${errors.length === 1 ? "" : "s"}):\n${lines.join("\n")}`;
+}
+
+export interface LoadOptions {
+  /** Check that referenced files exist (default true); off for validating a config elsewhere. */
+  checkFiles?: boolean;
+}
+
+/** Reads, validates and completes a config file. Throws ConfigError listing every problem. */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, "utf8");
+  } catch (e) {
+    throw new ConfigError([{ file: abs, path: "", message: `cannot read: ${(e as Error).message}` }]);
+  }
+  return parseConfig(text, abs, options);
+}
+
+/** Validates config text as if read from `file` (relative paths resolve against its directory). */
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const abs = resolve(file);
+  const lineCounter = new LineCounter();
+  // uniqueKeys: a repeated key must be an error, not "last one wins".
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const p = lineCounter.linePos(e.pos[0]);
+        return { file: abs, path: "", message: e.message.split("\n")[0]!, line: p.line, col: p.col };
+      }),
+    );
+  }
+  let value: unknown;
+  try {
+    // A low alias budget defuses "billion laughs" documents.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError([{ file: abs, path: "", message: (e as Error).message }]);
+  }
+  const v = new Validator(abs, doc, lineCounter, options.checkFiles ?? true);
+  const config = v.config(value);
+  if (v.issues.length > 0 || !config) throw new ConfigError(v.issues);
+  return config;
+}
+
+type Path = (string | number)[];
+type StrOpts = { required?: boolean; pattern?: RegExp; what?: string; oneOf?: readonly string[] };
+type Obj = Record<string, unknown>;
+
+export function formatPath(path: Path): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? p : `.${p}`;
+  return s;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const SEGMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(?:\/[A-Za-z_][A-Za-z0-9_]*)*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
+const SPIFFE_PATH_GLOB = /^(?:\/(?:[A-Za-z0-9._-]+|\*|\*\*))+$/;
+const CALLER_TYPE = /^[a-z][a-z0-9-]*$/;
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+class Validator {
+  issues: ConfigIssue[] = [];
+  private readonly dir: string;
+
+  constructor(
+    private readonly file: string,
+    private readonly doc: Document.Parsed,
+    private readonly lc: LineCounter,
+    private readonly checkFiles: boolean,
+  ) {
+    this.dir = dirname(file);
+  }
+
+  err(path: Path, message: string): void {
+    const issue: ConfigIssue = { file: this.file, path: formatPath(path), message };
+    // Point at the deepest node that exists: a missing key is reported at its parent mapping.
+    for (let i = path.length; i >= 0; i--) {
+      const node = this.doc.getIn(path.slice(0, i), true);
+      if (isNode(node) && node.range) {
+        const p = this.lc.linePos(node.range[0]);
+        issue.line = p.line;
+        issue.col = p.col;
+        break;
+      }
+    }
+    this.issues.push(issue);
+  }
+
+  /** A mapping with only `keys`; each unknown key is an error (with a spelling hint). */
+  obj(val: unknown, path: Path, keys: readonly string[]): Obj | undefined {
+    if (typeof val !== "object" || val === null || Array.isArray(val)) {
+      this.err(path, `must be a mapping, got ${describe(val)}`);
+      return undefined;
+    }
+    const o = val as Obj;
+    for (const k of Object.keys(o)) {
+      if (keys.includes(k)) continue;
+      const near = keys.find((c) => editDistance(c, k) <= 2);
+      this.err(
+        [...path, k],
+        `unknown key${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${keys.join(", ")}`,
+      );
+    }
+    return o;
+  }
+
+  private present(o: Obj, key: string, path: Path, required: boolean): boolean {
+    if (!(key in o)) {
+      if (required) this.err([...path, key], "is required");
+      return false;
+    }
+    return true;
+  }
+
+  str(o: Obj, key: string, path: Path, opt: StrOpts = {}): string | undefined {
+    if (!this.present(o, key, path, opt.required ?? false)) return undefined;
+    return this.strValue(o[key], [...path, key], opt);
+  }
+
+  private strValue(v: unknown, p: Path, opt: StrOpts): string | undefined {
+    if (typeof v !== "string" || v === "") {
+      this.err(p, `must be a non-empty string, got ${describe(v)}`);
+      return undefined;
+    }
+    if (opt.oneOf && !opt.oneOf.includes(v)) {
+      this.err(p, `must be one of ${opt.oneOf.join("|")}, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    if (opt.pattern && !opt.pattern.test(v)) {
+      this.err(p, `must be ${opt.what ?? `a string matching ${opt.pattern}`}, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  int(o: Obj, key: string, path: Path, min: number, max: number, def: number): number {
+    if (!this.present(o, key, path, false)) return def;
+    const v = o[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.err([...path, key], `must be an integer from ${min} to ${max}, got ${describe(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  bool(o: Obj, key: string, path: Path): boolean | undefined {
+    if (!this.present(o, key, path, false)) return undefined;
+    if (typeof o[key] !== "boolean") {
+      this.err([...path, key], `must be true or false, got ${describe(o[key])}`);
+      return undefined;
+    }
+    return o[key] as boolean;
+  }
+
+  /** A string or a list of strings, as a list. */
+  strList(o: Obj, key: string, path: Path, opt: StrOpts = {}): string[] | undefined {
+    if (!this.present(o, key, path, opt.required ?? false)) return undefined;
+    const v = o[key];
+    if (typeof v === "string") return this.str(o, key, path, opt) === undefined ? undefined : [v];
+    if (!Array.isArray(v) || v.length === 0) {
+      this.err([...path, key], `must be a string or a non-empty list of strings, got ${describe(v)}`);
+      return undefined;
+    }
+    const out: string[] = [];
+    v.forEach((_, i) => {
+      const s = this.strValue(v[i], [...path, key, i], opt);
+      if (s !== undefined) out.push(s);
+    });
+    return out.length === v.length ? out : undefined;
+  }
+
+  /** A file path, resolved against the config file's directory. */
+  path(o: Obj, key: string, path: Path, required: boolean): string | undefined {
+    const s = this.str(o, key, path, { required });
+    if (s === undefined) return undefined;
+    const abs = resolve(this.dir, s);
+    if (this.checkFiles && !existsSync(abs)) this.err([...path, key], `file not found: ${abs}`);
+    return abs;
+  }
+
+  paths(o: Obj, key: string, path: Path, required: boolean): string[] | undefined {
+    const list = this.strList(o, key, path, { required });
+    if (list === undefined) return undefined;
+    const out = list.map((s) => resolve(this.dir, s));
+    out.forEach((abs, i) => {
+      if (this.checkFiles && !existsSync(abs)) {
+        this.err(Array.isArray(o[key]) ? [...path, key, i] : [...path, key], `file not found: ${abs}`);
+      }
+    });
+    return out;
+  }
+
+  url(
+    o: Obj,
+    key: string,
+    path: Path,
+    opt: { required?: boolean; schemes: string[]; httpOnLoopback?: boolean; bare?: boolean },
+  ): string | undefined {
+    const s = this.str(o, key, path, { required: opt.required });
+    if (s === undefined) return undefined;
+    const p = [...path, key];
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      this.err(p, `must be an absolute URL, got ${JSON.stringify(s)}`);
+      return undefined;
+    }
+    const scheme = u.protocol.slice(0, -1);
+    const ok =
+      opt.schemes.includes(scheme) || (opt.httpOnLoopback && scheme === "http" && isLoopback(u.hostname));
+    if (!ok) {
+      const loop = opt.httpOnLoopback ? " (http only on loopback)" : "";
+      this.err(p, `must be a ${opt.schemes.join(" or ")} URL${loop}, got ${JSON.stringify(s)}`);
+      return undefined;
+    }
+    if (u.username || u.password) {
+      this.err(p, "must not contain credentials (use a *_file setting)");
+      return undefined;
+    }
+    if (opt.bare && (u.search || u.hash)) {
+      this.err(p, "must not have a query or fragment");
+      return undefined;
+    }
+    return s;
+  }
+
+  config(val: unknown): Config | undefined {
+    if (val === null || val === undefined) {
+      this.err([], "config is empty");
+      return undefined;
+    }
+    const root = this.obj(val, [], ["pdp", "cache", "segments"]);
+    if (!root) return undefined;
+
+    let pdp: Config["pdp"] | undefined;
+    if (this.present(root, "pdp", [], true)) {
+      const o = this.obj(root.pdp, ["pdp"], ["policies", "entrypoint"]);
+      if (o) {
+        const policies = this.path(o, "policies", ["pdp"], true);
+        const entrypoint =
+          this.str(o, "entrypoint", ["pdp"], { pattern: ENTRYPOINT, what: "a slash-separated rule path" }) ??
+          DEFAULTS.entrypoint;
+        if (policies) pdp = { policies, entrypoint };
+      }
+    }
+
+    let cache: Config["cache"] = { ttl_s: DEFAULTS.cache_ttl_s, max_entries: DEFAULTS.cache_max_entries };
+    if (this.present(root, "cache", [], false)) {
+      const o = this.obj(root.cache, ["cache"], ["redis", "ttl_s", "max_entries"]);
+      if (o) {
+        const redis = this.url(o, "redis", ["cache"], { schemes: ["redis", "rediss"] });
+        cache = {
+          ...(redis !== undefined ? { redis } : {}),
+          ttl_s: this.int(o, "ttl_s", ["cache"], 0, 86_400, DEFAULTS.cache_ttl_s),
+          max_entries: this.int(o, "max_entries", ["cache"], 1, 10_000_000, DEFAULTS.cache_max_entries),
+        };
+      }
+    }
+
+    const segments: Segment[] = [];
+    const indices: number[] = [];
+    if (this.present(root, "segments", [], true)) {
+      const list = root.segments;
+      if (!Array.isArray(list) || list.length === 0) {
+        this.err(["segments"], `must be a non-empty list, got ${describe(list)}`);
+      } else {
+        list.forEach((s, i) => {
+          const seg = this.segment(s, ["segments", i]);
+          if (seg) {
+            segments.push(seg);
+            indices.push(i);
+          }
+        });
+        this.duplicates(segments, indices);
+      }
+    }
+    if (!pdp || this.issues.length > 0) return undefined;
+    return { file: this.file, pdp, cache, segments };
+  }
+
+  private duplicates(segments: Segment[], indices: number[]): void {
+    const names = new Map<string, number>();
+    const ports = new Map<number, { host: string; index: number }[]>();
+    const wildcard = (h: string) => h === "0.0.0.0" || h === "::" || h === "";
+    segments.forEach((s, n) => {
+      const index = indices[n]!;
+      const prev = names.get(s.name);
+      if (prev !== undefined)
+        this.err(["segments", index, "name"], `duplicate segment name (also segments[${prev}])`);
+      else names.set(s.name, index);
+      // Port 0 asks the OS for a free port, so it never collides.
+      if (s.port === 0) return;
+      const same = ports.get(s.port) ?? [];
+      const clash = same.find((o) => o.host === s.host || wildcard(o.host) || wildcard(s.host));
+      if (clash) this.err(["segments", index, "listen"], `address already used by segments[${clash.index}]`);
+      same.push({ host: s.host, index });
+      ports.set(s.port, same);
+    });
+  }
+
+  private listen(o: Obj, path: Path): { listen: string; host: string; port: number } | undefined {
+    const s = this.str(o, "listen", path, { required: true });
+    if (s === undefined) return undefined;
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+    const host = m ? (m[1] ?? m[2]!) : "";
+    const port = m ? Number(m[3]) : NaN;
+    const hostOk = m && (m[1] !== undefined ? isIP(host) === 6 : isIP(host) === 4 || HOSTNAME.test(host));
+    if (!m || !hostOk || port > 65_535) {
+      this.err(
+        [...path, "listen"],
+        `must be host:port (IPv6 as [addr]:port, port 0-65535), got ${JSON.stringify(s)}`,
+      );
+      return undefined;
+    }
+    return { listen: s, host, port };
+  }
+
+  private segment(val: unknown, path: Path): Segment | undefined {
+    const keys = [
+      "name",
+      "listen",
+      "upstream",
+      "tls",
+      "authentication",
+      "authenticators",
+      "caller_types",
+      "limits",
+    ];
+    const o = this.obj(val, path, keys);
+    if (!o) return undefined;
+    const name = this.str(o, "name", path, {
+      required: true,
+      pattern: SEGMENT_NAME,
+      what: "lower-case letters, digits, - and _ (starting with a letter or digit)",
+    });
+    const listen = this.listen(o, path);
+    const upstream = this.url(o, "upstream", path, {
+      required: true,
+      schemes: ["http", "https"],
+      bare: true,
+    });
+    const tls = this.present(o, "tls", path, true) ? this.tls(o.tls, [...path, "tls"]) : undefined;
+    const authenticators = this.present(o, "authenticators", path, false)
+      ? this.authenticators(o.authenticators, [...path, "authenticators"])
+      : {};
+    let authentication: AuthExpr | undefined;
+    if (this.present(o, "authentication", path, true) && tls && authenticators) {
+      const methods = new Set(Object.keys(authenticators));
+      if (tls.client_auth !== "none") methods.add("mtls");
+      authentication = this.authExpr(o.authentication, [...path, "authentication"], methods, 0);
+    }
+    const caller_types = this.callerTypes(o, path);
+    const limits = this.limits(o, path);
+    if (!name || !listen || !upstream || !tls || !authenticators || !authentication || !caller_types) {
+      return undefined;
+    }
+    return { name, ...listen, upstream, tls, authentication, authenticators, caller_types, limits };
+  }
+
+  private tls(val: unknown, path: Path): SegmentTls | undefined {
+    const o = this.obj(val, path, ["cert", "key", "client_ca", "client_auth", "trust_domains"]);
+    if (!o) return undefined;
+    const cert = this.path(o, "cert", path, true);
+    const key = this.path(o, "key", path, true);
+    const client_auth = (this.str(o, "client_auth", path, { oneOf: ["require", "optional", "none"] }) ??
+      DEFAULTS.client_auth) as ClientAuth;
+    // Without a bundle no client certificate can be verified, so mTLS would be a promise we cannot keep.
+    const client_ca = this.paths(o, "client_ca", path, client_auth !== "none") ?? [];
+    const trust_domains =
+      this.strList(o, "trust_domains", path, {
+        pattern: TRUST_DOMAIN,
+        what: "a trust domain name (a-z 0-9 . - _)",
+      }) ?? [];
+    if (!cert || !key) return undefined;
+    return { cert, key, client_ca, client_auth, trust_domains };
+  }
+
+  private authExpr(val: unknown, path: Path, methods: Set<string>, depth: number): AuthExpr | undefined {
+    if (depth > 8) {
+      this.err(path, "nested more than 8 levels deep");
+      return undefined;
+    }
+    if (typeof val === "string") {
+      if (methods.has(val)) return val;
+      let why: string;
+      if (val === "mtls") why = "mtls cannot succeed with tls.client_auth none";
+      else if ((AUTHENTICATOR_KINDS as readonly string[]).includes(val)) {
+        why = `authenticator "${val}" is not configured under authenticators`;
+      } else why = `unknown authentication method "${val}"`;
+      this.err(path, `${why}; available: ${[...methods].join(", ") || "(none)"}`);
+      return undefined;
+    }
+    const o = typeof val === "object" && val !== null && !Array.isArray(val) ? (val as Obj) : undefined;
+    const keys = o ? Object.keys(o) : [];
+    if (!o || keys.length !== 1 || (keys[0] !== "any" && keys[0] !== "all")) {
+      this.err(
+        path,
+        `must be a method name or a mapping with exactly one key, any or all; got ${describe(val)}`,
+      );
+      return undefined;
+    }
+    const op = keys[0] as "any" | "all";
+    const list = o[op];
+    if (!Array.isArray(list) || list.length === 0) {
+      this.err([...path, op], `must be a non-empty list, got ${describe(list)}`);
+      return undefined;
+    }
+    const items = list.map((item, i) => this.authExpr(item, [...path, op, i], methods, depth + 1));
+    if (items.some((x) => x === undefined)) return undefined;
+    return (op === "any" ? { any: items } : { all: items }) as AuthExpr;
+  }
+
+  private authenticators(val: unknown, path: Path): Authenticators | undefined {
+    const o = this.obj(val, path, AUTHENTICATOR_KINDS);
+    if (!o) return undefined;
+    const out: Authenticators = {};
+    const before = this.issues.length;
+    for (const kind of AUTHENTICATOR_KINDS) {
+      if (!(kind in o)) continue;
+      const p = [...path, kind];
+      switch (kind) {
+        case "bearer": {
+          const b = this.obj(o.bearer, p, [
+            "issuer",
+            "audience",
+            "jwks_uri",
+            "jwks_file",
+            "algorithms",
+            "clock_skew_s",
+            "max_token_bytes",
+          ]);
+          if (!b) break;
+          const keys = this.keySource(b, p);
+          const issuer = this.url(b, "issuer", p, {
+            required: true,
+            schemes: ["https"],
+            httpOnLoopback: true,
+          });
+          const audience = this.strList(b, "audience", p, { required: true });
+          // Evaluated before the check below so that their errors are reported too.
+          const algorithms = this.algorithms(b, p);
+          const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
+          const max_token_bytes = this.int(b, "max_token_bytes", p, 256, 65_536, DEFAULTS.max_token_bytes);
+          if (issuer && audience) {
+            out.bearer = { issuer, audience, ...keys, algorithms, clock_skew_s, max_token_bytes };
+          }
+          break;
+        }
+        case "introspection": {
+          const b = this.obj(o.introspection, p, [
+            "endpoint",
+            "client_id",
+            "client_secret_file",
+            "timeout_ms",
+            "cache_ttl_s",
+          ]);
+          if (!b) break;
+          const endpoint = this.url(b, "endpoint", p, {
+            required: true,
+            schemes: ["https"],
+            httpOnLoopback: true,
+          });
+          const client_id = this.str(b, "client_id", p, { required: true });
+          const client_secret_file = this.path(b, "client_secret_file", p, true);
+          const timeout_ms = this.int(b, "timeout_ms", p, 1, 60_000, DEFAULTS.introspection_timeout_ms);
+          const cache_ttl_s = this.int(b, "cache_ttl_s", p, 0, 3600, DEFAULTS.introspection_cache_ttl_s);
+          if (endpoint && client_id && client_secret_file) {
+            out.introspection = { endpoint, client_id, client_secret_file, timeout_ms, cache_ttl_s };
+          }
+          break;
+        }
+        case "api_key": {
+          const b = this.obj(o.api_key, p, ["header", "keys_file"]);
+          if (!b) break;
+          const header = this.header(b, p, DEFAULTS.api_key_header);
+          const keys_file = this.path(b, "keys_file", p, true);
+          if (keys_file) out.api_key = { header, keys_file };
+          break;
+        }
+        case "basic": {
+          const b = this.obj(o.basic, p, ["users_file", "realm"]);
+          if (!b) break;
+          const users_file = this.path(b, "users_file", p, true);
+          const realm = this.str(b, "realm", p);
+          if (users_file) out.basic = { users_file, ...(realm !== undefined ? { realm } : {}) };
+          break;
+        }
+        case "psk": {
+          const b = this.obj(o.psk, p, ["header", "secrets_file"]);
+          if (!b) break;
+          const header = this.header(b, p, DEFAULTS.psk_header);
+          const secrets_file = this.path(b, "secrets_file", p, true);
+          if (secrets_file) out.psk = { header, secrets_file };
+          break;
+        }
+        case "jwt_assertion": {
+          const b = this.obj(o.jwt_assertion, p, ["issuers", "audience", "algorithms", "clock_skew_s"]);
+          if (!b) break;
+          const issuers: AssertionIssuer[] = [];
+          if (this.present(b, "issuers", p, true)) {
+            if (!Array.isArray(b.issuers) || b.issuers.length === 0) {
+              this.err([...p, "issuers"], `must be a non-empty list, got ${describe(b.issuers)}`);
+            } else {
+              b.issuers.forEach((it, i) => {
+                const ip = [...p, "issuers", i];
+                const io = this.obj(it, ip, ["issuer", "jwks_uri", "jwks_file"]);
+                if (!io) return;
+                const issuer = this.str(io, "issuer", ip, { required: true });
+                const keys = this.keySource(io, ip);
+                if (issuer) issuers.push({ issuer, ...keys });
+              });
+            }
+          }
+          const audience = this.strList(b, "audience", p, { required: true });
+          const algorithms = this.algorithms(b, p);
+          const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
+          if (audience) out.jwt_assertion = { issuers, audience, algorithms, clock_skew_s };
+          break;
+        }
+      }
+    }
+    return this.issues.length === before ? out : undefined;
+  }
+
+  private keySource(o: Obj, path: Path): { jwks_uri?: string; jwks_file?: string } {
+    const jwks_uri = this.url(o, "jwks_uri", path, { schemes: ["https"], httpOnLoopback: true });
+    const jwks_file = this.path(o, "jwks_file", path, false);
+    if (!("jwks_uri" in o) && !("jwks_file" in o)) this.err(path, "needs jwks_uri or jwks_file");
+    return {
+      ...(jwks_uri !== undefined ? { jwks_uri } : {}),
+      ...(jwks_file !== undefined ? { jwks_file } : {}),
+    };
+  }
+
+  private algorithms(o: Obj, path: Path): string[] {
+    return this.strList(o, "algorithms", path, { oneOf: ALLOWED_ALGORITHMS }) ?? [...DEFAULTS.algorithms];
+  }
+
+  private header(o: Obj, path: Path, def: string): string {
+    const h = this.str(o, "header", path, { pattern: HEADER_NAME, what: "an HTTP header name" });
+    return (h ?? def).toLowerCase();
+  }
+
+  private callerTypes(o: Obj, path: Path): CallerTypeRule[] | undefined {
+    if (!this.present(o, "caller_types", path, false)) return [];
+    const p = [...path, "caller_types"];
+    if (!Array.isArray(o.caller_types)) {
+      this.err(p, `must be a list, got ${describe(o.caller_types)}`);
+      return undefined;
+    }
+    const before = this.issues.length;
+    const rules: CallerTypeRule[] = [];
+    o.caller_types.forEach((r, i) => {
+      const rp = [...p, i];
+      const conditions = ["spiffe_path", "trust_domain", "client_id", "claims", "browser_session"];
+      const ro = this.obj(r, rp, ["type", ...conditions]);
+      if (!ro) return;
+      const type = this.str(ro, "type", rp, {
+        required: true,
+        pattern: CALLER_TYPE,
+        what: "lower-case letters, digits and - (e.g. ai-agent)",
+      });
+      const spiffe_path = this.str(ro, "spiffe_path", rp, {
+        pattern: SPIFFE_PATH_GLOB,
+        what: "a SPIFFE path glob like /agent/* or /team/**",
+      });
+      const trust_domain = this.str(ro, "trust_domain", rp, {
+        pattern: TRUST_DOMAIN,
+        what: "a trust domain name (a-z 0-9 . - _)",
+      });
+      const client_id = this.str(ro, "client_id", rp);
+      const browser_session = this.bool(ro, "browser_session", rp);
+      let claims: CallerTypeRule["claims"];
+      if ("claims" in ro) {
+        const co = this.obj(ro.claims, [...rp, "claims"], Object.keys((ro.claims as Obj | null) ?? {}));
+        if (co) {
+          for (const [k, v] of Object.entries(co)) {
+            if (!["string", "number", "boolean"].includes(typeof v)) {
+              this.err([...rp, "claims", k], `must be a string, number or boolean, got ${describe(v)}`);
+            }
+          }
+          claims = co as CallerTypeRule["claims"];
+        }
+      }
+      // A rule without conditions would match every caller and shadow all rules after it.
+      if (!conditions.some((c) => c in ro)) this.err(rp, `needs at least one of ${conditions.join(", ")}`);
+      if (type) {
+        rules.push({
+          type,
+          ...(spiffe_path !== undefined ? { spiffe_path } : {}),
+          ...(trust_domain !== undefined ? { trust_domain } : {}),
+          ...(client_id !== undefined ? { client_id } : {}),
+          ...(claims !== undefined ? { claims } : {}),
+          ...(browser_session !== undefined ? { browser_session } : {}),
+        });
+      }
+    });
+    return this.issues.length === before ? rules : undefined;
+  }
+
+  private limits(o: Obj, path: Path): Limits {
+    const def = { max_header_bytes: DEFAULTS.max_header_bytes, max_body_bytes: DEFAULTS.max_body_bytes };
+    if (!this.present(o, "limits", path, false)) return def;
+    const p = [...path, "limits"];
+    const l = this.obj(o.limits, p, ["max_header_bytes", "max_body_bytes"]);
+    if (!l) return def;
+    return {
+      max_header_bytes: this.int(l, "max_header_bytes", p, 1024, 1024 * 1024, def.max_header_bytes),
+      max_body_bytes: this.int(l, "max_body_bytes", p, 0, 1024 * 1024 * 1024, def.max_body_bytes),
+    };
+  }
+}
