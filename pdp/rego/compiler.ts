@@ -84,9 +84,22 @@ export class BodyCompiler {
       if (this.scope.names.has(name)) return;
       this.alloc(name);
     };
+    // Names this body declares with `:=` come into scope at that expression, not
+    // before: a comprehension earlier in the body has its own variable of that name.
+    const assigned = new Set<string>();
+    const collectAssigned = (t: ast.Term): void => {
+      if (t.type === "var") assigned.add(t.name);
+      else if (t.type === "array") t.items.forEach(collectAssigned);
+      else if (t.type === "object") t.items.forEach(([, v]) => collectAssigned(v));
+    };
+    for (const e of exprs) {
+      if (e.type === "expr" && e.term.type === "call" && isOp(e.term, "assign"))
+        collectAssigned(e.term.args[0]!);
+    }
     const visit = (t: ast.Term, declaring: boolean): void => {
       switch (t.type) {
         case "var":
+          if (assigned.has(t.name) && !declaring) return;
           if (declaring || (!this.isGlobalName(t.name) && this.scope.lookup(t.name) === undefined))
             declare(t.name);
           return;
@@ -131,10 +144,8 @@ export class BodyCompiler {
           break;
         case "expr": {
           const t = e.term;
-          if (t.type === "call" && isOp(t, "assign")) {
-            visit(t.args[0]!, true);
-            visit(t.args[1]!, false);
-          } else visit(t, false);
+          if (t.type === "call" && isOp(t, "assign")) visit(t.args[1]!, false);
+          else visit(t, false);
           break;
         }
       }
@@ -361,7 +372,10 @@ export class BodyCompiler {
         });
       case "expr": {
         const t = e.term;
-        if (t.type === "call" && isOp(t, "assign")) this.checkAssign(t.args[0]!);
+        if (t.type === "call" && isOp(t, "assign")) {
+          this.checkAssign(t.args[0]!);
+          this.declareAssigned(t.args[0]!);
+        }
         if (t.type === "call" && (isOp(t, "eq") || isOp(t, "assign"))) {
           return { t: "unify", a: this.term(t.args[0]!), b: this.term(t.args[1]!), loc: e.loc, det: false };
         }
@@ -394,6 +408,14 @@ export class BodyCompiler {
         return { t: "truthy", term: this.term(t), loc: e.loc, det: false };
       }
     }
+  }
+
+  /** `:=` makes its variables locals of the current scope from here on. */
+  private declareAssigned(lhs: ast.Term): void {
+    if (lhs.type === "var") {
+      if (!lhs.name.startsWith("$wc") && !this.scope.names.has(lhs.name)) this.alloc(lhs.name);
+    } else if (lhs.type === "array") lhs.items.forEach((x) => this.declareAssigned(x));
+    else if (lhs.type === "object") lhs.items.forEach(([, v]) => this.declareAssigned(v));
   }
 
   private checkAssign(lhs: ast.Term): void {

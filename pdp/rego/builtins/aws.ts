@@ -80,7 +80,8 @@ function validateRequest(req: ObjectV): void {
   const invalid = keys.filter((k) => typeof k !== "string" || !ALLOWED_REQUEST_KEYS.has(k));
   if (invalid.length > 0) throw operandErr(NAME, 1, `invalid request parameters(s): ${setText(invalid)}`);
   const missing = ["method", "url"].filter((k) => objectGet(req, k) === undefined);
-  if (missing.length > 0) throw operandErr(NAME, 1, `missing required request parameters(s): ${setText(missing)}`);
+  if (missing.length > 0)
+    throw operandErr(NAME, 1, `missing required request parameters(s): ${setText(missing)}`);
 }
 
 function bodyBytes(req: ObjectV): Buffer {
@@ -126,7 +127,8 @@ function signReq([reqV, cfgV, tsV]: Value[]): Value {
   const bad: Value[] = [];
   if (typeof urlV !== "string") bad.push("url");
   if (typeof methodV !== "string") bad.push("method");
-  if (bad.length > 0) throw operandErr(NAME, 1, `invalid values for required request parameters(s): ${setText(bad)}`);
+  if (bad.length > 0)
+    throw operandErr(NAME, 1, `invalid values for required request parameters(s): ${setText(bad)}`);
 
   let url: GoURL;
   try {
@@ -142,7 +144,8 @@ function signReq([reqV, cfgV, tsV]: Value[]): Value {
   let disablePayloadSigning = false;
   const dps = objectGet(cfg, "disable_payload_signing");
   if (dps !== undefined) {
-    if (typeof dps !== "boolean") throw operandErr(NAME, 2, "invalid value for 'disable_payload_signing' in AWS config");
+    if (typeof dps !== "boolean")
+      throw operandErr(NAME, 2, "invalid value for 'disable_payload_signing' in AWS config");
     disablePayloadSigning = dps;
   }
 

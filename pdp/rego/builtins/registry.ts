@@ -64,12 +64,6 @@ export const UNSUPPORTED_BUILTINS: ReadonlySet<string> = new Set([
   "http.send",
   "net.lookup_ip_addr",
   "rego.parse_module",
-  "graphql.parse",
-  "graphql.parse_query",
-  "graphql.parse_schema",
-  "graphql.parse_and_verify",
-  "graphql.is_valid",
-  "graphql.schema_is_valid",
   "rego.metadata.chain",
   "rego.metadata.rule",
 ]);

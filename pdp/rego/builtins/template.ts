@@ -43,7 +43,13 @@ function goRegoText(v: Value): string {
   if (v === null || typeof v !== "object" || isBigNum(v)) return toRegoText(v);
   if (isArray(v)) return "[" + v.map(goRegoText).join(", ") + "]";
   if (isSet(v)) return v.size === 0 ? "set()" : "{" + v.sorted().map(goRegoText).join(", ") + "}";
-  return "{" + objectEntries(v).map(([k, x]) => goRegoText(k) + ": " + goRegoText(x)).join(", ") + "}";
+  return (
+    "{" +
+    objectEntries(v)
+      .map(([k, x]) => goRegoText(k) + ": " + goRegoText(x))
+      .join(", ") +
+    "}"
+  );
 }
 
 function toData(v: Value): JD {

@@ -524,7 +524,10 @@ function nodeString(n: Node): string {
     case "variable":
       return n.ident.join(".");
     case "chain":
-      return (n.node.t === "pipe" ? "(" + nodeString(n.node) + ")" : nodeString(n.node)) + n.field.map((f) => "." + f).join("");
+      return (
+        (n.node.t === "pipe" ? "(" + nodeString(n.node) + ")" : nodeString(n.node)) +
+        n.field.map((f) => "." + f).join("")
+      );
     case "identifier":
       return n.ident;
     case "dot":
@@ -620,7 +623,7 @@ function unquote(lit: string): string {
   if (lit.length < 2 || !lit.endsWith('"')) throw new ParseError("invalid syntax");
   const body = lit.slice(1, -1);
   let out = "";
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     if (body[i] === "\n") throw new ParseError("invalid syntax");
     const [cp, next] = unquoteChar(body, i, '"');
     out += String.fromCodePoint(cp);
@@ -964,7 +967,14 @@ class Parser {
 
   private pipeline(context: string, end: T): PipeNode {
     const first = this.peekNonSpace();
-    const pipe: PipeNode = { t: "pipe", pos: first.pos, line: first.line, isAssign: false, decl: [], cmds: [] };
+    const pipe: PipeNode = {
+      t: "pipe",
+      pos: first.pos,
+      line: first.line,
+      isAssign: false,
+      decl: [],
+      cmds: [],
+    };
     for (;;) {
       const v = this.peekNonSpace();
       if (v.typ !== T.Variable) break;
@@ -1454,7 +1464,14 @@ function sprintf(format: string, args: GV[]): string {
     const signed = (t: string): string => (t.startsWith("-") ? t : plus ? "+" + t : space ? " " + t : t);
     switch (verb) {
       case "v":
-        s = a.k === "invalid" ? "<nil>" : a.k === "float" ? signed(fmtFloatV(a.f)) : a.k === "int" ? signed(a.n.toString()) : fmtV(a);
+        s =
+          a.k === "invalid"
+            ? "<nil>"
+            : a.k === "float"
+              ? signed(fmtFloatV(a.f))
+              : a.k === "int"
+                ? signed(a.n.toString())
+                : fmtV(a);
         break;
       case "s":
       case "q":
@@ -1480,12 +1497,16 @@ function sprintf(format: string, args: GV[]): string {
         s = a.k === "bool" ? (a.b ? "true" : "false") : badVerb(verb, a);
         break;
       case "c":
-        s = a.k === "int" ? String.fromCodePoint(Number(a.n) >= 0 && Number(a.n) <= 0x10ffff ? Number(a.n) : 0xfffd) : badVerb(verb, a);
+        s =
+          a.k === "int"
+            ? String.fromCodePoint(Number(a.n) >= 0 && Number(a.n) <= 0x10ffff ? Number(a.n) : 0xfffd)
+            : badVerb(verb, a);
         break;
       case "x":
       case "X": {
         let t: string | null = null;
-        if (a.k === "int") t = (a.n < 0n ? "-" : "") + (sharp ? "0x" : "") + (a.n < 0n ? -a.n : a.n).toString(16);
+        if (a.k === "int")
+          t = (a.n < 0n ? "-" : "") + (sharp ? "0x" : "") + (a.n < 0n ? -a.n : a.n).toString(16);
         else if (a.k === "string" || a.k === "number") t = Buffer.from(a.s, "utf8").toString("hex");
         else if (a.k === "float") t = formatFloat(a.f, "x", prec);
         s = t === null ? badVerb(verb, a) : verb === "X" ? t.toUpperCase() : t;
@@ -1528,7 +1549,11 @@ function sprintf(format: string, args: GV[]): string {
 
 function htmlEscape(s: string): string {
   return s.replace(/[\0"'&<>]/g, (c) =>
-    c === "\0" ? "\uFFFD" : ({ '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;" } as Record<string, string>)[c]!,
+    c === "\0"
+      ? "\uFFFD"
+      : ({ '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;" } as Record<string, string>)[
+          c
+        ]!,
   );
 }
 
@@ -1582,7 +1607,11 @@ function queryEscape(s: string): string {
 function evalArgsText(args: GV[]): string {
   if (args.length === 1 && args[0]!.k === "string") return args[0]!.s;
   // printableValue turns a nil argument into "<no value>" before fmt sees it.
-  return sprint(args.map((a) => (a.k === "invalid" || (a.k === "iface" && a.v === null) ? { k: "string", s: "<no value>" } : a)));
+  return sprint(
+    args.map((a) =>
+      a.k === "invalid" || (a.k === "iface" && a.v === null) ? { k: "string", s: "<no value>" } : a,
+    ),
+  );
 }
 
 // ---- builtin functions ----
@@ -1696,7 +1725,8 @@ function sliceFn(item: GV, indexes: GV[]): GV {
     idx[i] = indexArg(ix, len);
   });
   if (idx[0]! > idx[1]!) throw new CallError(`invalid slice index: ${idx[0]} > ${idx[1]}`);
-  if (indexes.length === 3 && idx[1]! > idx[2]!) throw new CallError(`invalid slice index: ${idx[1]} > ${idx[2]}`);
+  if (indexes.length === 3 && idx[1]! > idx[2]!)
+    throw new CallError(`invalid slice index: ${idx[1]} > ${idx[2]}`);
   if (item.k === "slice") return { k: "slice", a: item.a.slice(idx[0], idx[1]) };
   const s = Buffer.from(item.s, "utf8").subarray(idx[0], idx[1]).toString("utf8");
   return item.k === "number" ? { k: "number", s } : { k: "string", s };
@@ -1747,7 +1777,9 @@ function eqFn(arg1: GV, rest: GV[]): boolean {
           truth = (arg1 as { f: number }).f === (arg as { f: number }).f;
           break;
         case "complex":
-          truth = (arg1 as { re: number }).re === (arg as { re: number }).re && (arg1 as { im: number }).im === (arg as { im: number }).im;
+          truth =
+            (arg1 as { re: number }).re === (arg as { re: number }).re &&
+            (arg1 as { im: number }).im === (arg as { im: number }).im;
           break;
         case "string":
           truth = (arg1 as { s: string }).s === (arg as { s: string }).s;
@@ -1757,7 +1789,9 @@ function eqFn(arg1: GV, rest: GV[]): boolean {
           const nil1 = arg1.k === "invalid";
           const nil2 = arg.k === "invalid";
           if (arg1.k !== arg.k && !nil1 && !nil2) {
-            throw new CallError(`non-comparable types ${fmtV(arg1)}: ${typeOf(arg1)}, ${typeOf(arg)}: ${fmtV(arg)}`);
+            throw new CallError(
+              `non-comparable types ${fmtV(arg1)}: ${typeOf(arg1)}, ${typeOf(arg)}: ${fmtV(arg)}`,
+            );
           }
           if (nil1 || nil2) truth = nil1 === nil2;
           else throw new CallError(`non-comparable type ${fmtV(arg)}: ${typeOf(arg)}`);
@@ -1865,8 +1899,20 @@ class ContinueSignal {}
  */
 const MAX_DEPTH = 1000;
 
-/** Output is bounded so a template cannot exhaust the PDP's memory. */
+/**
+ * Output and work are bounded so a template cannot exhaust the PDP's memory
+ * or stall it ({{range 1000000000}}{{end}} writes nothing). Go's
+ * text/template has no such limits; OPA would just run on.
+ */
 const MAX_OUTPUT = 16 * 1024 * 1024;
+const MAX_STEPS = 1_000_000;
+
+/** Shared by a template and the templates it invokes. */
+interface Sink {
+  parts: string[];
+  len: number;
+  steps: number;
+}
 
 interface Var {
   name: string;
@@ -1876,8 +1922,6 @@ interface Var {
 class State {
   node: Node | null = null;
   vars: Var[];
-  out: string[] = [];
-  outLen = 0;
 
   constructor(
     private readonly text: string,
@@ -1885,6 +1929,7 @@ class State {
     private readonly tmplName: string,
     dot: GV,
     private readonly depth: number,
+    readonly sink: Sink,
   ) {
     this.vars = [{ name: "$", value: dot }];
   }
@@ -1902,9 +1947,9 @@ class State {
   }
 
   private write(s: string): void {
-    this.outLen += s.length;
-    if (this.outLen > MAX_OUTPUT) this.errorf("output too large");
-    this.out.push(s);
+    this.sink.len += s.length;
+    if (this.sink.len > MAX_OUTPUT) this.errorf("output too large");
+    this.sink.parts.push(s);
   }
 
   private setVar(name: string, value: GV): void {
@@ -1917,12 +1962,14 @@ class State {
     this.errorf(`undefined variable: ${name}`);
   }
   private varValue(name: string): GV {
-    for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]!.name === name) return this.vars[i]!.value;
+    for (let i = this.vars.length - 1; i >= 0; i--)
+      if (this.vars[i]!.name === name) return this.vars[i]!.value;
     this.errorf(`undefined variable: ${name}`);
   }
 
   walk(dot: GV, node: Node): void {
     this.node = node;
+    if (++this.sink.steps > MAX_STEPS) this.errorf("too many execution steps");
     switch (node.t) {
       case "action": {
         const val = this.evalPipeline(dot, node.pipe);
@@ -2026,10 +2073,7 @@ class State {
     if (!tmpl || !tmpl.root) this.errorf(`template ${quote(t.name)} not defined`);
     if (this.depth >= MAX_DEPTH) this.errorf("exceeded maximum template depth (100000)");
     const newDot = this.evalPipeline(dot, t.pipe);
-    const sub = new State(this.text, this.trees, t.name, newDot, this.depth + 1);
-    sub.outLen = this.outLen;
-    sub.walk(newDot, tmpl.root);
-    for (const s of sub.out) this.write(s);
+    new State(this.text, this.trees, t.name, newDot, this.depth + 1, this.sink).walk(newDot, tmpl.root);
   }
 
   evalPipeline(dot: GV, pipe: PipeNode | null): GV {
@@ -2048,7 +2092,8 @@ class State {
   }
 
   private notAFunction(args: ArgNode[], final: GV): void {
-    if (args.length > 1 || final !== MISSING) this.errorf(`can't give argument to non-function ${nodeString(args[0]!)}`);
+    if (args.length > 1 || final !== MISSING)
+      this.errorf(`can't give argument to non-function ${nodeString(args[0]!)}`);
   }
 
   private evalCommand(dot: GV, cmd: CommandNode, final: GV): GV {
@@ -2087,7 +2132,8 @@ class State {
     this.node = c;
     if (c.isComplex) return { k: "complex", re: c.complex[0], im: c.complex[1] };
     const hexInt = c.text.length > 2 && c.text[0] === "0" && /[xX]/.test(c.text[1]!) && !/[pP]/.test(c.text);
-    if (c.isFloat && !hexInt && c.text[0] !== "'" && /[.eEpP]/.test(c.text)) return { k: "float", f: c.float64 };
+    if (c.isFloat && !hexInt && c.text[0] !== "'" && /[.eEpP]/.test(c.text))
+      return { k: "float", f: c.float64 };
     if (c.isInt) return { k: "int", n: c.int64, type: "int" };
     if (c.isUint) this.errorf(`${c.text} overflows int`);
     return INVALID;
@@ -2110,8 +2156,16 @@ class State {
     return this.evalFieldChain(dot, value, v, v.ident.slice(1), args, final);
   }
 
-  private evalFieldChain(dot: GV, receiver: GV, node: ArgNode, ident: string[], args: ArgNode[], final: GV): GV {
-    for (let i = 0; i < ident.length - 1; i++) receiver = this.evalField(dot, ident[i]!, node, [], MISSING, receiver);
+  private evalFieldChain(
+    dot: GV,
+    receiver: GV,
+    node: ArgNode,
+    ident: string[],
+    args: ArgNode[],
+    final: GV,
+  ): GV {
+    for (let i = 0; i < ident.length - 1; i++)
+      receiver = this.evalField(dot, ident[i]!, node, [], MISSING, receiver);
     return this.evalField(dot, ident[ident.length - 1]!, node, args, final, receiver);
   }
 
@@ -2120,7 +2174,8 @@ class State {
     const typ = typeOf(receiver);
     const [r, isNil] = indirect(receiver);
     if (r.k === "iface" && isNil) this.errorf(`nil pointer evaluating ${typ}.${name}`);
-    if (r.k === "number" && NUMBER_METHODS.has(name)) return this.callNumberMethod(dot, r.s, name, node, args, final);
+    if (r.k === "number" && NUMBER_METHODS.has(name))
+      return this.callNumberMethod(dot, r.s, name, node, args, final);
     const hasArgs = args.length > 1 || final !== MISSING;
     if (r.k === "map") {
       if (hasArgs) this.errorf(`${name} is not a method but has arguments`);
@@ -2130,7 +2185,14 @@ class State {
     this.errorf(`can't evaluate field ${name} in type ${typ}`);
   }
 
-  private callNumberMethod(_dot: GV, text: string, name: string, node: ArgNode, args: ArgNode[], final: GV): GV {
+  private callNumberMethod(
+    _dot: GV,
+    text: string,
+    name: string,
+    node: ArgNode,
+    args: ArgNode[],
+    final: GV,
+  ): GV {
     const numIn = Math.max(args.length - 1, 0) + (final !== MISSING ? 1 : 0);
     if (numIn !== 0) this.errorf(`wrong number of args for ${name}: want 0 got ${numIn}`);
     switch (name) {
@@ -2140,7 +2202,9 @@ class State {
         const f = Number(text);
         if (!Number.isFinite(f)) {
           this.node = node;
-          this.errorf(`error calling Float64: strconv.ParseFloat: parsing ${quote(text)}: value out of range`);
+          this.errorf(
+            `error calling Float64: strconv.ParseFloat: parsing ${quote(text)}: value out of range`,
+          );
         }
         return { k: "float", f };
       }
@@ -2156,7 +2220,13 @@ class State {
     }
   }
 
-  private evalFunction(dot: GV, node: Extract<ArgNode, { t: "identifier" }>, cmd: Node, args: ArgNode[] | null, final: GV): GV {
+  private evalFunction(
+    dot: GV,
+    node: Extract<ArgNode, { t: "identifier" }>,
+    cmd: Node,
+    args: ArgNode[] | null,
+    final: GV,
+  ): GV {
     this.node = node;
     const name = node.ident;
     const sig = SIGS[name];
@@ -2267,7 +2337,8 @@ export function renderGoTemplate(text: string, data: Map<string, JD>): string {
   const trees = parseTemplate(text);
   const main = trees.get("template");
   const dot: GV = { k: "map", m: data };
-  const st = new State(text, trees, "template", dot, 0);
+  const sink: Sink = { parts: [], len: 0, steps: 0 };
+  const st = new State(text, trees, "template", dot, 0, sink);
   if (!main || !main.root) {
     throw new TemplateError(`template: template: ${quote("template")} is an incomplete or empty template`);
   }
@@ -2275,9 +2346,10 @@ export function renderGoTemplate(text: string, data: Map<string, JD>): string {
     st.walk(dot, main.root);
   } catch (e) {
     if (e instanceof ExecError) throw new TemplateError(e.message);
-    if (e instanceof BreakSignal || e instanceof ContinueSignal) return st.out.join("");
-    if (e instanceof RangeError) throw new TemplateError("template: template: exceeded maximum template depth (100000)");
+    if (e instanceof BreakSignal || e instanceof ContinueSignal) return sink.parts.join("");
+    if (e instanceof RangeError)
+      throw new TemplateError("template: template: exceeded maximum template depth (100000)");
     throw e;
   }
-  return st.out.join("");
+  return sink.parts.join("");
 }

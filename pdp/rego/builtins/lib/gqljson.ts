@@ -214,8 +214,24 @@ const STRUCTS: Record<string, [string, FT][]> = {
 
 /** Keys gqlparser's hand-written UnmarshalJSON methods look at (exact names; others are ignored). */
 const CUSTOM_KEYS: Record<string, Set<string>> = {
-  OperationDefinition: new Set(["Operation", "Name", "VariableDefinitions", "Directives", "SelectionSet", "Position"]),
-  Field: new Set(["Alias", "Name", "Arguments", "Directives", "SelectionSet", "Position", "Definition", "ObjectDefinition"]),
+  OperationDefinition: new Set([
+    "Operation",
+    "Name",
+    "VariableDefinitions",
+    "Directives",
+    "SelectionSet",
+    "Position",
+  ]),
+  Field: new Set([
+    "Alias",
+    "Name",
+    "Arguments",
+    "Directives",
+    "SelectionSet",
+    "Position",
+    "Definition",
+    "ObjectDefinition",
+  ]),
   InlineFragment: new Set(["TypeCondition", "Directives", "SelectionSet", "ObjectDefinition", "Position"]),
   FragmentDefinition: new Set([
     "Name",
@@ -290,7 +306,9 @@ function jsonKind(v: RV): string {
 
 function typeErr(v: RV, struct: string, field: string, goType: string): DecodeError {
   const what = jsonKind(v) === "number" ? `number ${toJSONText(v)}` : jsonKind(v);
-  return new DecodeError(`json: cannot unmarshal ${what} into Go struct field ${struct}.${field} of type ${goType}`);
+  return new DecodeError(
+    `json: cannot unmarshal ${what} into Go struct field ${struct}.${field} of type ${goType}`,
+  );
 }
 
 /** Object entries with JSON-text keys for non-string keys, as ast.JSON produces. */
@@ -354,7 +372,8 @@ function emptyStruct(type: string): Node {
 }
 
 function decodeStruct(type: string, v: RV): Node {
-  if (!isObject(v)) throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type ast.${type}`);
+  if (!isObject(v))
+    throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type ast.${type}`);
   const node = emptyStruct(type);
   const layout = STRUCTS[type]!;
   const custom = CUSTOM_KEYS[type];
@@ -380,7 +399,8 @@ function decodeStruct(type: string, v: RV): Node {
 /** gqlparser's UnmarshalSelectionSet: each item as a Field, else a FragmentSpread, else an InlineFragment. */
 function decodeSelectionSet(v: RV): Selection[] {
   if (v === null) return [];
-  if (!isArray(v) && !isSet(v)) throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type []json.RawMessage`);
+  if (!isArray(v) && !isSet(v))
+    throw new DecodeError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type []json.RawMessage`);
   const out: Selection[] = [];
   for (const item of items(v)) {
     if (item === null) {

@@ -391,7 +391,8 @@ interface Token {
   Value: string;
   Pos: Position;
 }
-const tokenString = (t: Token): string => (t.Value !== "" ? tkString(t.Kind) + " " + quote(t.Value) : tkString(t.Kind));
+const tokenString = (t: Token): string =>
+  t.Value !== "" ? tkString(t.Kind) + " " + quote(t.Value) : tkString(t.Kind);
 
 const MAX_INT32 = 2147483647;
 
@@ -412,7 +413,8 @@ function blockStringValue(raw: string): string {
     }
   }
   if (common !== MAX_INT32) {
-    for (let i = 1; i < lines.length; i++) lines[i] = lines[i]!.length < common ? "" : lines[i]!.slice(common);
+    for (let i = 1; i < lines.length; i++)
+      lines[i] = lines[i]!.length < common ? "" : lines[i]!.slice(common);
   }
   let start = 0;
   let end = lines.length;
@@ -627,7 +629,8 @@ class Lexer {
       const r = input[this.end]!;
       if (r === "\n" || r === "\r") break;
       const code = r.charCodeAt(0);
-      if (code < 0x20 && r !== "\t") return this.makeError(`Invalid character within String: "${badChar(code)}".`);
+      if (code < 0x20 && r !== "\t")
+        return this.makeError(`Invalid character within String: "${badChar(code)}".`);
       if (r === '"') {
         const t = this.makeToken(TK.String);
         t.Pos.Start--;
@@ -655,7 +658,9 @@ class Lexer {
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
             this.end++;
             this.endRunes++;
-            return this.makeError(`Invalid character escape sequence: \\${input.slice(this.end, this.end + 5)}.`);
+            return this.makeError(
+              `Invalid character escape sequence: \\${input.slice(this.end, this.end + 5)}.`,
+            );
           }
           const cp = parseInt(hex, 16);
           // utf8 cannot encode a lone surrogate: Go writes U+FFFD.
@@ -663,7 +668,16 @@ class Lexer {
           this.end += 6;
           this.endRunes += 6;
         } else {
-          const map: Record<string, string> = { '"': '"', "/": "/", "\\": "\\", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+          const map: Record<string, string> = {
+            '"': '"',
+            "/": "/",
+            "\\": "\\",
+            b: "\b",
+            f: "\f",
+            n: "\n",
+            r: "\r",
+            t: "\t",
+          };
           const m = map[esc];
           if (m === undefined) {
             this.end++;
@@ -731,7 +745,11 @@ class Lexer {
 
 // ---- parser ----
 
-const ZERO_TOKEN: Token = { Kind: TK.Invalid, Value: "", Pos: { Start: 0, End: 0, Line: 0, Column: 0, Src: null } };
+const ZERO_TOKEN: Token = {
+  Kind: TK.Invalid,
+  Value: "",
+  Pos: { Start: 0, End: 0, Line: 0, Column: 0, Src: null },
+};
 
 class Parser {
   private lexer: Lexer;
@@ -1112,7 +1130,12 @@ class Parser {
     const pos = this.peekPos();
     const comment = this.comment;
     this.many(TK.BracketL, TK.BracketR, () =>
-      (values ??= []).push({ Name: "", Value: this.parseValueLiteral(isConst), Position: null, Comment: null }),
+      (values ??= []).push({
+        Name: "",
+        Value: this.parseValueLiteral(isConst),
+        Position: null,
+        Comment: null,
+      }),
     );
     const v = newValue();
     v.Children = values;
@@ -1313,7 +1336,12 @@ class Parser {
   }
 
   private parseOperationTypeDefinition(): OperationTypeDefinition {
-    const op: OperationTypeDefinition = { Operation: "", Type: "", Position: this.peekPos(), Comment: this.comment };
+    const op: OperationTypeDefinition = {
+      Operation: "",
+      Type: "",
+      Position: this.peekPos(),
+      Comment: this.comment,
+    };
     op.Operation = this.parseOperationType();
     this.expect(TK.Colon);
     op.Type = this.parseName();
@@ -1409,7 +1437,9 @@ class Parser {
 
   private parseEnumValuesDefinition(): [EnumValueDefinition[] | null, CommentGroup | null] {
     let values: EnumValueDefinition[] | null = null;
-    const comment = this.some(TK.BraceL, TK.BraceR, () => (values ??= []).push(this.parseEnumValueDefinition()));
+    const comment = this.some(TK.BraceL, TK.BraceR, () =>
+      (values ??= []).push(this.parseEnumValueDefinition()),
+    );
     return [values, comment];
   }
 

@@ -52,7 +52,7 @@ function shouldEscape(c: number, mode: Mode): boolean {
 }
 
 function unescape(s: string, mode: Mode): string {
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const c = s.charCodeAt(i);
     if (c === 0x25) {
       if (i + 2 >= s.length || !isHex(s[i + 1]!) || !isHex(s[i + 2]!)) {
@@ -119,16 +119,22 @@ function parseHost(host: string): string {
     const i = host.lastIndexOf("]");
     if (i < 0) throw new URLError("missing ']' in host");
     const colonPort = host.slice(i + 1);
-    if (!validOptionalPort(colonPort)) throw new URLError(`invalid port ${quote(fromBytes(colonPort))} after host`);
+    if (!validOptionalPort(colonPort))
+      throw new URLError(`invalid port ${quote(fromBytes(colonPort))} after host`);
     const zone = host.slice(0, i).indexOf("%25");
     if (zone >= 0) {
-      return unescape(host.slice(0, zone), "host") + unescape(host.slice(zone, i), "zone") + unescape(host.slice(i), "host");
+      return (
+        unescape(host.slice(0, zone), "host") +
+        unescape(host.slice(zone, i), "zone") +
+        unescape(host.slice(i), "host")
+      );
     }
   } else {
     const i = host.lastIndexOf(":");
     if (i !== -1) {
       const colonPort = host.slice(i);
-      if (!validOptionalPort(colonPort)) throw new URLError(`invalid port ${quote(fromBytes(colonPort))} after host`);
+      if (!validOptionalPort(colonPort))
+        throw new URLError(`invalid port ${quote(fromBytes(colonPort))} after host`);
     }
   }
   return unescape(host, "host");
@@ -259,7 +265,8 @@ export interface Credentials {
 }
 
 const sha256Hex = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
-const hmac = (key: Buffer | string, msg: string): Buffer => createHmac("sha256", key).update(msg, "utf8").digest();
+const hmac = (key: Buffer | string, msg: string): Buffer =>
+  createHmac("sha256", key).update(msg, "utf8").digest();
 
 const pad = (n: number, w: number): string => String(n).padStart(w, "0");
 
