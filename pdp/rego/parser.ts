@@ -93,7 +93,7 @@ const BINARY_NAME: Partial<Record<TokenKind, string>> = {
   "%": "rem",
 };
 
-const FUTURE_KEYWORDS = ["contains", "every", "if", "in"];
+const FUTURE_KEYWORDS = ["contains", "every", "if", "in", "not"];
 const IMPORT_ROOTS = new Set(["data", "input", "future", "rego"]);
 
 /** OPA's ValueName / TypeName, used in messages. */
@@ -186,6 +186,8 @@ class Parser {
    * (`[[[x | y, z] | y, z] | y, z]`) take exponential time.
    */
   private readonly memo: (Memo | undefined)[] = [];
+  /** `import future.keywords.not` / `rego.v2`: `not { … }` negates a whole body. */
+  private notBodies = false;
 
   constructor(
     src: string,
@@ -400,6 +402,12 @@ class Parser {
     }
 
     const names = path.path.map((p) => (p as StringTerm).value);
+    if (
+      (root === "future" && names[0] === "keywords" && (names.length === 1 || names[1] === "not")) ||
+      (root === "rego" && names[0] === "v2")
+    ) {
+      this.notBodies = true;
+    }
     if (root === "future") {
       if (names[0] !== "keywords") this.fail("invalid import, must be `future.keywords`", path.loc);
       if (alias !== null) this.fail("`future` imports cannot be aliased", path.loc);
@@ -407,7 +415,7 @@ class Parser {
         this.fail(`unexpected keyword, must be one of [${FUTURE_KEYWORDS.join(" ")}]`, path.loc);
       }
     } else if (root === "rego") {
-      if (names.length !== 1 || names[0] !== "v1") {
+      if (names.length !== 1 || (names[0] !== "v1" && names[0] !== "v2")) {
         this.fail(`invalid import \`${refString(path)}\`, must be \`rego.v1\``, path.loc);
       }
     } else if (alias === null && names.length > 0 && KEYWORDS.has(names[names.length - 1]!)) {
@@ -700,6 +708,20 @@ class Parser {
         if (negated) this.unexpected("illegal negation of 'every'");
         return this.parseEvery();
     }
+    if (negated && this.notBodies && this.k() === "{") {
+      const body = this.tryNotBody();
+      if (body) {
+        // `not { a; b }` holds when the body has no solution: `count([true | a; b]) == 0`.
+        const loc = this.loc(start);
+        const comp: Term = { type: "arraycomp", term: { type: "boolean", value: true, loc }, body, loc };
+        const count: Term = { type: "call", operator: this.opRef("count", start), args: [comp], loc };
+        const zero: Term = { type: "number", raw: "0", loc };
+        const term: Term = { type: "call", operator: this.opRef("equal", start), args: [count, zero], loc };
+        const expr: TermExpr = { type: "expr", term, negated: false, with: [], loc };
+        if (this.k() === "with") expr.with = this.parseWith();
+        return expr;
+      }
+    }
     let term = this.parseInfix(true);
     if (this.k() === ":=" || this.k() === "=") {
       const op = this.advance();
@@ -714,6 +736,33 @@ class Parser {
     const expr: TermExpr = { type: "expr", term, negated, with: [], loc: this.loc(start) };
     if (this.k() === "with") expr.with = this.parseWith();
     return expr;
+  }
+
+  /** `{ body }` after `not` when it is a body rather than a set or object literal; else null (nothing consumed). */
+  private tryNotBody(): Body | null {
+    const save = this.pos;
+    const wc = this.wc;
+    try {
+      this.advance();
+      const body = this.parseBody("}");
+      if (this.k() !== "}") throw new RegoError("rego_parse_error", "expected }", this.loc(this.tok));
+      this.advance();
+      // A single term is ambiguous with a set literal (`not {1}`): keep OPA's old reading.
+      if (body.exprs.length === 1 && this.k() !== "with") {
+        const only = body.exprs[0]!;
+        if (only.type === "expr" && !only.negated && only.with.length === 0 && only.term.type !== "call") {
+          this.pos = save;
+          this.wc = wc;
+          return null;
+        }
+      }
+      return body;
+    } catch (e) {
+      if (!(e instanceof RegoError)) throw e;
+      this.pos = save;
+      this.wc = wc;
+      return null;
+    }
   }
 
   private parseWith(): WithModifier[] {

@@ -100,6 +100,27 @@ byname := {n: count(n) | some n in input.names}`;
     ]);
   });
 
+  it("negates a whole body with future.keywords.not / rego.v2", () => {
+    const src = `package t
+import rego.v2
+default p := false
+p if {
+  not { input.a; input.b }
+}`;
+    expect(run(src, "data.t.p = x", { input: { a: true, b: false } })).toEqual([{ x: true }]);
+    expect(run(src, "data.t.p = x", { input: { a: true, b: true } })).toEqual([{ x: false }]);
+  });
+
+  it("scopes a comprehension's variables apart from a later := of the same name", () => {
+    const src = `package t
+xs := {"a", "b", "c"}
+p := x if {
+  y := {x | xs[x]}
+  x := count(y)
+}`;
+    expect(run(src, "data.t.p = v")).toEqual([{ v: 3 }]);
+  });
+
   it("applies with to input, data and functions", () => {
     const src = `package t
 p := input.x + data.base.y
