@@ -891,6 +891,13 @@ function accumulate<T>(
   return outs;
 }
 
+/** An expression the evaluator can run without continuations (see CRule.fastBody). */
+function isDetExpr(e: CExpr): boolean {
+  if (e.t === "truthy" || e.t === "unify") return e.det === true;
+  if (e.t === "not") return e.expr.t === "truthy" && e.expr.det === true;
+  return e.t === "nop";
+}
+
 /** A call to a builtin that yields several results (walk) is never deterministic. */
 function hasRelation(t: CTerm): boolean {
   switch (t.t) {
@@ -955,6 +962,7 @@ export function compileRuleChain(
     c.checkHead([...dynamic, ...(key ? [key] : []), value], after, head.loc);
     for (const t of [...dynamic, ...(key ? [key] : []), value]) c["orderTerm"](t, after);
     errors.push(...c.errors);
+    const headDet = [...dynamic, ...(key ? [key] : []), value].every((t) => c.isDet(t, after));
     chain.push({
       params,
       body,
@@ -968,7 +976,8 @@ export function compileRuleChain(
         params !== null &&
         params.every((p) => p.t === "var") &&
         new Set(params.map((p) => (p as { slot: number }).slot)).size === params.length,
-      headDet: [...dynamic, ...(key ? [key] : []), value].every((t) => c.isDet(t, after)),
+      headDet,
+      fastBody: headDet && dynamic.length === 0 && body.exprs.every(isDetExpr),
     });
   }
   return { chain, errors };

@@ -676,7 +676,12 @@ export class Evaluator {
       for (const def of node.multi) {
         for (const r of def.chain) {
           const fr = newFrame(r.nslots);
-          if (r.headDet) {
+          if (r.fastBody) {
+            if (this.runDet(r.body.exprs, fr)) {
+              const v = this.det(r.key!, fr);
+              if (v !== undefined) out.add(v);
+            }
+          } else if (r.headDet) {
             this.evalBody(r.body.exprs, 0, fr, () => {
               const v = this.det(r.key!, fr);
               if (v !== undefined) out.add(v);
@@ -729,9 +734,39 @@ export class Evaluator {
   }
 
   /** First link of an else chain whose body succeeds gives the value; all its solutions must agree. */
+  /**
+   * Runs a body whose every expression is deterministic: no continuations, no
+   * undo (the frame is thrown away after). True when the body succeeds.
+   */
+  private runDet(exprs: CExpr[], f: Value[]): boolean {
+    for (let i = 0; i < exprs.length; i++) {
+      const e = exprs[i]!;
+      this.tick(e.loc);
+      if (e.t === "truthy") {
+        const v = this.det(e.term, f);
+        if (v === undefined || v === false) return false;
+      } else if (e.t === "unify") {
+        if (this.detUnify(e.a, e.b, f) === false) return false;
+      } else if (e.t === "not") {
+        const v = this.det((e.expr as Extract<CExpr, { t: "truthy" }>).term, f);
+        if (v !== undefined && v !== false) return false;
+      }
+    }
+    return true;
+  }
+
   private evalChain(chain: CRule[], name: string, args: Value[] | null): Value | undefined {
     for (const r of chain) {
       const fr = newFrame(r.nslots);
+      if (r.fastBody && (!args || r.simpleParams)) {
+        // The common case: parameters are variables and every expression is deterministic.
+        if (args)
+          for (let i = 0; i < args.length; i++) fr[(r.params![i] as { slot: number }).slot] = args[i]!;
+        if (!this.runDet(r.body.exprs, fr)) continue;
+        const v = this.det(r.value, fr);
+        if (v !== undefined) return v;
+        continue;
+      }
       let result: Value | undefined;
       const take = (v: Value): boolean | undefined => {
         if (result === undefined) result = v;

@@ -85,6 +85,8 @@ export interface CRule {
   simpleParams: boolean;
   /** Head key/value/dynamic terms are deterministic once the body succeeded. */
   headDet: boolean;
+  /** Body and head are all deterministic (at most one solution): run without continuations. */
+  fastBody: boolean;
 }
 
 export type RuleKind = "complete" | "multi" | "partial" | "function";

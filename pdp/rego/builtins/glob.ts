@@ -6,11 +6,15 @@ import { compileGlob, GlobError, globQuoteMeta, type CompiledGlob } from "./lib/
 import { isArray } from "../value.js";
 
 const CACHE_MAX = 256;
-const cache = new Map<string, CompiledGlob | GlobError>();
+// Keyed by pattern, then by the delimiters (one code point is the usual case: a number key,
+// so the hot path builds no strings).
+const cache = new Map<string, Map<number | string, CompiledGlob | GlobError>>();
+let cached = 0;
 
 function compiled(pattern: string, delimiters: number[]): CompiledGlob {
-  const id = pattern + "-" + String.fromCodePoint(...delimiters);
-  let c = cache.get(id);
+  const dkey = delimiters.length === 1 ? delimiters[0]! : delimiters.join(",");
+  let byDelims = cache.get(pattern);
+  let c = byDelims?.get(dkey);
   if (c === undefined) {
     try {
       c = compileGlob(pattern, delimiters);
@@ -18,8 +22,17 @@ function compiled(pattern: string, delimiters: number[]): CompiledGlob {
       if (!(e instanceof GlobError)) throw e;
       c = e;
     }
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-    cache.set(id, c);
+    if (cached >= CACHE_MAX) {
+      cache.clear();
+      cached = 0;
+      byDelims = undefined;
+    }
+    if (!byDelims) {
+      byDelims = new Map();
+      cache.set(pattern, byDelims);
+    }
+    byDelims.set(dkey, c);
+    cached++;
   }
   if (c instanceof GlobError) throw builtinErr("glob.match", c.message);
   return c;
