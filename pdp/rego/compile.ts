@@ -226,10 +226,17 @@ export function compile(opts: CompileOptions): CompiledPolicy {
     else if (kind === "multi") node.multi.push(def);
     else node.partial.push(def);
   }
+  numberNodes(root, 0);
   checkConflicts(root, errors);
   if (errors.length === 0) errors.push(...checkRecursion(root));
   if (errors.length > 0) throw new RegoErrors(errors);
   return new CompiledPolicy(modules, root, fromJS(opts.data ?? {}), global);
+}
+
+function numberNodes(node: TreeNode, next: number): number {
+  node.id = next++;
+  for (const c of node.children.values()) next = numberNodes(c, next);
+  return next;
 }
 
 function checkConflicts(node: TreeNode, errors: RegoError[]): void {

@@ -10,6 +10,7 @@ import { pathKey } from "./compiler.js";
 import {
   ObjectBuilder,
   SetV,
+  compare,
   equal,
   hashKey,
   isObject,
@@ -55,10 +56,11 @@ const ITER_LOC: Location | undefined = undefined;
 
 export class Evaluator {
   input: Value | undefined;
-  private cache = new Map<TreeNode, CacheEntry>();
+  /** Rule values of this query, by TreeNode.id (a sparse array beats a Map here). */
+  private cache: (CacheEntry | undefined)[] = [];
   private dataOverrides: Map<string, Value> | null = null;
   private overridePaths: string[][] = [];
-  private fnOverrides: Map<string, FnOverride> | null = null;
+  fnOverrides: Map<string, FnOverride> | null = null;
   private steps = 0;
   private readonly maxSteps: number;
   private readonly deadline: number;
@@ -616,7 +618,7 @@ export class Evaluator {
     }
     if (node && node.hasRules) return base !== undefined ? base : this.nodeValue(node, base, cur);
     if (!node && !this.overrideBelow(cur)) return base;
-    const cached = node && !this.dataOverrides ? this.cache.get(node) : undefined;
+    const cached = node && !this.dataOverrides ? this.cache[node.id] : undefined;
     if (cached !== undefined && cached !== IN_PROGRESS) return cached === UNDEF ? undefined : cached;
     const b = new ObjectBuilder();
     if (base !== undefined) {
@@ -645,26 +647,26 @@ export class Evaluator {
       }
     }
     const out = b.build();
-    if (node && !this.dataOverrides) this.cache.set(node, out);
+    if (node && !this.dataOverrides) this.cache[node.id] = out;
     return out;
   }
 
   /** Value of a node that has rules (memoised per query). */
   private nodeValue(node: TreeNode, base: Value | undefined, cur: string[]): Value | undefined {
-    const cached = this.cache.get(node);
+    const cached = this.cache[node.id];
     if (cached === IN_PROGRESS) {
       throw new RegoError("rego_recursion_error", `rule ${node.name} is recursive`, node.complete[0]?.loc);
     }
     if (cached !== undefined) return cached === UNDEF ? undefined : cached;
-    this.cache.set(node, IN_PROGRESS);
+    this.cache[node.id] = IN_PROGRESS;
     let v: Value | undefined;
     try {
       v = this.computeNode(node, base, cur);
     } catch (e) {
-      this.cache.delete(node);
+      this.cache[node.id] = undefined;
       throw e;
     }
-    this.cache.set(node, v === undefined ? UNDEF : v);
+    this.cache[node.id] = v === undefined ? UNDEF : v;
     return v;
   }
 
@@ -1011,20 +1013,23 @@ export class Evaluator {
     this.dataOverrides = data;
     this.overridePaths = paths;
     this.fnOverrides = fns;
-    this.cache = new Map();
+    this.cache = [];
   }
 }
 
 interface WithState {
   input: Value | undefined;
-  cache: Map<TreeNode, CacheEntry>;
+  cache: (CacheEntry | undefined)[];
   dataOverrides: Map<string, Value> | null;
   overridePaths: string[][];
   fnOverrides: Map<string, FnOverride> | null;
 }
 
+const NO_SLOTS: Value[] = [];
+
 function newFrame(n: number): Value[] {
-  return new Array<Value>(n);
+  // A body without variables never writes its frame, so one shared empty array serves.
+  return n === 0 ? NO_SLOTS : new Array<Value>(n);
 }
 
 function isCollection(v: Value): boolean {
@@ -1148,6 +1153,15 @@ class NestedBuilder {
 
 type DetFn = (ev: Evaluator, f: Value[]) => Value | undefined;
 
+const COMPARISONS: Record<string, ((a: Value, b: Value) => boolean) | undefined> = {
+  equal: (a, b) => equal(a, b),
+  neq: (a, b) => !equal(a, b),
+  lt: (a, b) => compare(a, b) < 0,
+  lte: (a, b) => compare(a, b) <= 0,
+  gt: (a, b) => compare(a, b) > 0,
+  gte: (a, b) => compare(a, b) >= 0,
+};
+
 /**
  * Compiles a deterministic term into a closure once (cached on the term), so
  * the hot path runs straight-line code instead of re-dispatching on the IR.
@@ -1196,6 +1210,21 @@ function buildDet(t: CTerm): DetFn {
     }
     case "call": {
       if (t.target.kind === "print" || t.order) return (ev, f) => ev.first(t, f);
+      const cmp = t.target.kind === "builtin" && t.args.length === 2 ? COMPARISONS[t.target.name] : undefined;
+      if (cmp) {
+        // Comparisons are total (never fail): run them inline unless a `with` mocks functions.
+        const a = detFn(t.args[0]!);
+        const b = detFn(t.args[1]!);
+        const target = t.target;
+        const loc = t.loc;
+        return (ev, f) => {
+          const x = a(ev, f);
+          if (x === undefined) return undefined;
+          const y = b(ev, f);
+          if (y === undefined) return undefined;
+          return ev.fnOverrides ? ev.callValue(target, [x, y], loc) : cmp(x, y);
+        };
+      }
       const args = t.args.map((a) => detFn(a));
       const n = args.length;
       const target = t.target;

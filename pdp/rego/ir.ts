@@ -112,6 +112,8 @@ export class TreeNode {
   readonly functions: RuleDef[] = [];
   /** How the node's value is built; fixed once the tree is complete. */
   private modeCache: "complete" | "set" | "object" | undefined;
+  /** Dense id within one compiled policy (set by compile), for per-query caches indexed by node. */
+  id = 0;
   constructor(readonly path: string[]) {}
 
   get mode(): "complete" | "set" | "object" {
