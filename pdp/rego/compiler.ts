@@ -630,7 +630,7 @@ export class BodyCompiler {
     }
   }
 
-  private orderTerm(t: CTerm, b: Set<number>): void {
+  orderTerm(t: CTerm, b: Set<number>): void {
     switch (t.t) {
       case "ref":
         this.orderTerm(t.head, b);
@@ -960,7 +960,7 @@ export function compileRuleChain(
     if (params) for (const p of params) collectSlots(p, bound);
     const after = c.order(body, bound);
     c.checkHead([...dynamic, ...(key ? [key] : []), value], after, head.loc);
-    for (const t of [...dynamic, ...(key ? [key] : []), value]) c["orderTerm"](t, after);
+    for (const t of [...dynamic, ...(key ? [key] : []), value]) c.orderTerm(t, after);
     errors.push(...c.errors);
     const headDet = [...dynamic, ...(key ? [key] : []), value].every((t) => c.isDet(t, after));
     chain.push({

@@ -202,7 +202,7 @@ export class Evaluator {
       case "every":
         return this.evalTerm(e.domain, f, (d) => {
           let all = true;
-          const ok = this.iterate(d, (key, val) => {
+          this.iterate(d, (key, val) => {
             let found = false;
             const run = (): boolean => {
               this.evalBody(e.body.exprs, 0, f, () => {
@@ -219,7 +219,6 @@ export class Evaluator {
             }
             return undefined;
           });
-          void ok;
           if (!all || !isCollection(d)) return undefined;
           return k();
         });
@@ -860,11 +859,11 @@ export class Evaluator {
           // A replacement runs without any function mocks (OPA: a mock never calls another mock).
           this.fnOverrides = null;
           try {
-            let out: Value[] = [];
+            const out: Value[] = [];
             this.callFunction(o.fn, args, loc, (v) => void out.push(v));
+            // The caller's continuation runs with the mocks back in place.
             this.fnOverrides = saved;
             for (const v of out) if (k(v)) return true;
-            out = [];
             return undefined;
           } finally {
             this.fnOverrides = saved;
@@ -956,7 +955,7 @@ export class Evaluator {
       vals.push(v);
     }
     const saved = this.saveState();
-    const applied = this.applyWith(e.withs, vals);
+    this.applyWith(e.withs, vals);
     try {
       return this.evalExpr(e.expr, f, () => {
         const inner = this.saveState();
@@ -968,7 +967,6 @@ export class Evaluator {
         }
       });
     } finally {
-      void applied;
       this.restoreState(saved);
     }
   }
