@@ -543,7 +543,14 @@ export class BodyCompiler {
 
   /** Marks expressions that can run on the deterministic fast path given the bound slots. */
   private markDet(e: CExpr, b: Set<number>): void {
-    if (e.t === "not") {
+    if (e.t === "somein") {
+      const fresh = (t: CTerm | null): boolean => t === null || (t.t === "var" && !b.has(t.slot));
+      e.fastIter =
+        fresh(e.key) &&
+        fresh(e.value) &&
+        !(e.key && e.key.t === "var" && e.value.t === "var" && e.key.slot === e.value.slot) &&
+        this.isDet(e.coll, b);
+    } else if (e.t === "not") {
       this.markDet(e.expr, b);
     } else if (e.t === "truthy") {
       e.det = this.isDet(e.term, b);

@@ -97,6 +97,24 @@ export class Evaluator {
           const r = this.detUnify(e.a, e.b, f);
           if (r === false) return undefined;
           if (r !== true) (bound ??= []).push(r);
+        } else if (e.t === "somein" && e.fastIter) {
+          // `some v in xs` / `some k, v in xs` over fresh variables: bind by assignment.
+          this.tick(e.loc);
+          const c = this.det(e.coll, f);
+          if (c === undefined) return undefined;
+          const vs = (e.value as { slot: number }).slot;
+          const ks = e.key ? (e.key as { slot: number }).slot : -1;
+          const rest = i + 1;
+          try {
+            return this.iterate(c, (key, val) => {
+              f[vs] = val;
+              if (ks >= 0) f[ks] = key;
+              return this.evalBody(exprs, rest, f, k);
+            });
+          } finally {
+            f[vs] = undefined as unknown as Value;
+            if (ks >= 0) f[ks] = undefined as unknown as Value;
+          }
         } else if (e.t === "not" && e.expr.t === "truthy" && e.expr.det) {
           this.tick(e.loc);
           const v = this.det(e.expr.term, f);

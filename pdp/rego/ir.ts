@@ -55,7 +55,8 @@ export type CWith =
 export type CExpr =
   | { t: "unify"; a: CTerm; b: CTerm; loc: Location; det?: boolean }
   | { t: "truthy"; term: CTerm; loc: Location; det?: boolean }
-  | { t: "somein"; key: CTerm | null; value: CTerm; coll: CTerm; loc: Location }
+  /** `fastIter`: key/value are distinct variables unbound here and the collection is deterministic. */
+  | { t: "somein"; key: CTerm | null; value: CTerm; coll: CTerm; loc: Location; fastIter?: boolean }
   | { t: "every"; key: CTerm | null; value: CTerm; domain: CTerm; body: CBody; loc: Location }
   | { t: "not"; expr: CExpr; loc: Location }
   | { t: "with"; expr: CExpr; withs: CWith[]; loc: Location }

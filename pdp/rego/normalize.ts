@@ -42,6 +42,7 @@ class ExprNode {
   body: unknown = undefined;
   expr: unknown = undefined;
   withs: unknown = undefined;
+  fastIter: unknown = undefined;
   constructor(t: unknown) {
     this.t = t;
   }
