@@ -603,9 +603,38 @@ function sprintf([f, a]: Value[]): Value {
   if (format === "%d" && a.length === 1 && typeof a[0] === "number" && Number.isInteger(a[0])) {
     return String(a[0]);
   }
+  const fast = simpleSprintf(format, a);
+  if (fast !== null) return fast;
   const args: Arg[] = new Array(a.length);
   for (let i = 0; i < a.length; i++) args[i] = toArg(a[i]!);
   return goSprintf(format, args);
+}
+
+/**
+ * The shapes policies use for messages — `%s`/`%v` of strings, `%d`/`%v` of
+ * safe integers, `%%` — without building Go's printer; null for anything else
+ * (flags, widths, other verbs or types go the exact way).
+ */
+function simpleSprintf(format: string, a: Value[]): string | null {
+  let out = "";
+  let last = 0;
+  let ai = 0;
+  for (let i = format.indexOf("%"); i >= 0; i = format.indexOf("%", last)) {
+    const verb = format.charCodeAt(i + 1);
+    out += format.slice(last, i);
+    last = i + 2;
+    if (verb === 0x25) {
+      out += "%";
+      continue;
+    }
+    const arg = a[ai++];
+    if ((verb === 0x73 || verb === 0x76) && typeof arg === "string") out += arg;
+    else if ((verb === 0x64 || verb === 0x76) && typeof arg === "number" && Number.isSafeInteger(arg)) {
+      out += String(arg);
+    } else return null;
+  }
+  if (ai !== a.length) return null;
+  return out + format.slice(last);
 }
 
 export const builtins: BuiltinDef[] = [def("sprintf", 2, sprintf)];
