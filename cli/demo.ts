@@ -1,99 +1,142 @@
-// `portcullis demo` (what `npm start` runs): until the gateway lands, it says
-// what Portcullis is and evaluates the shipped example policy, if there is one.
-import { readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { compile, type Value } from "../pdp/rego/index.js";
-import { formatErrors } from "./errors.js";
-import { evaluate, formatJSON } from "./eval.js";
-import { loadPaths } from "./load.js";
+// `portcullis demo` (what `npm start` runs): a dev PKI, a demo upstream and the `payments` segment with
+// mTLS + bearer under the shipped policy, plus curl commands that show an allow, a deny and a 401.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULTS, type Config, type Segment } from "../gateway/config/index.js";
+import { regoPdp } from "../gateway/server/enforce.js";
+import { startGateway } from "../gateway/server/serve.js";
+import { DEV_AUDIENCE, DEV_DIR, DEV_ISSUER, DEV_TRUST_DOMAIN, ensureDevPki } from "../gateway/pki/index.js";
+import { compile } from "../pdp/rego/index.js";
 import type { ExitCode, IO } from "./io.js";
+import { loadPaths } from "./load.js";
 import { packageRoot } from "./paths.js";
+import { untilSignal } from "./serve.js";
 
-export const demoUsage = `Usage: portcullis demo
+export const demoUsage = `Usage: portcullis demo [--dir DIR] [--port N] [--upstream-port N] [--check]
 
-What \`npm start\` runs. Prints what Portcullis is and evaluates the shipped
-example policy (policies/) on a sample request, when policies are present.
+What \`npm start\` runs: writes a dev PKI into DIR (default ${DEV_DIR}/), starts a
+demo upstream (127.0.0.1:9001) and the segment "payments" on https://127.0.0.1:8443
+(mTLS + bearer, shipped policy), prints curl commands and runs until Ctrl-C.
+--check stops right after start-up (for tests and CI).
 `;
 
-const ABOUT = `Portcullis — a zero-trust policy enforcement point (PEP) and policy decision
+export const ABOUT = `Portcullis — a zero-trust policy enforcement point (PEP) and policy decision
 point (PDP) for traffic between AI agents, tools and services.
-
-It terminates mTLS at the edge of a network segment, works out who is calling
-and what they ask for, asks a Rego policy, and only then forwards the request
-with downscoped, short-lived credentials.
-
-Today this package ships its own Rego engine and the CLI:
-  portcullis eval -d policies/ 'data.portcullis.authz.decision'
-  portcullis test policies/
-  portcullis check policies/
-  portcullis conformance ../shared/conformance/opa
-The gateway demo (mTLS listener, authenticators, decision cache) arrives with
-the gateway issue.
 `;
 
-/** Sample requests in the policy input shape (design brief, "Policy input document"). */
-const AGENT = {
-  segment: "payments",
-  request: { method: "POST", path: "/mcp", host: "payments.internal", headers: {}, query: {} },
-  peer: { spiffe_id: "spiffe://demo.portcullis/agent/planner", trust_domain: "demo.portcullis" },
-  token: { type: "jwt", scopes: ["payments:read"], client_id: "planner", sender_constraint: "mtls" },
-  caller: { type: "ai-agent", reason: "spiffe path /agent/*" },
-  delegation: { chain: [{ sub: "user:alice" }, { sub: "spiffe://demo.portcullis/agent/planner" }], depth: 1 },
-  attestation: { status: "affirming", age_seconds: 12 },
-  rpc: { protocol: "mcp", method: "tools/call", tool: "get_balance", params: {} },
-};
-
-const SAMPLES: { title: string; input: unknown }[] = [
-  { title: "an attested AI agent calls an MCP tool with the scope it needs", input: AGENT },
-  {
-    title: "the same agent without an attestation result",
-    input: { ...AGENT, attestation: { status: "none" } },
-  },
-];
-
-function hasRego(dir: string): boolean {
-  try {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.name.startsWith(".")) continue;
-      if (e.isFile() && e.name.endsWith(".rego")) return true;
-      if (e.isDirectory() && hasRego(join(dir, e.name))) return true;
-    }
-  } catch {
-    /* no such directory */
-  }
-  return false;
+function startUpstream(port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        upstream: "demo",
+        path: req.url,
+        subject: req.headers["x-portcullis-subject"],
+        caller_type: req.headers["x-portcullis-caller-type"],
+      }) + "\n",
+    );
+  });
+  return new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, "127.0.0.1", () => ok(server));
+  });
 }
 
 export async function runDemo(argv: string[], io: IO): Promise<ExitCode> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: "string" },
+      port: { type: "string" },
+      "upstream-port": { type: "string" },
+      check: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
     io.out(demoUsage);
     return 0;
   }
-  io.out(ABOUT);
-  const policies = join(packageRoot(), "policies");
-  if (!statSync(policies, { throwIfNoEntry: false })?.isDirectory() || !hasRego(policies)) {
-    io.out("\n(No example policy is shipped in policies/ yet.)\n");
-    return 0;
-  }
-  const shown = relative(process.cwd(), policies) || ".";
-  const query = "data.portcullis.authz.decision";
-  let policy;
+  const dir = resolve(values.dir ?? DEV_DIR);
+  const pki = await ensureDevPki({ dir });
+  const upstream = await startUpstream(Number(values["upstream-port"] ?? 9001));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+
+  const loaded = loadPaths([join(packageRoot(), "policies")]);
+  // Attestation verification is not wired into the gateway yet, so every AI agent would be denied on the
+  // sensitive payments segment; the demo (and only the demo) marks the segment non-sensitive.
+  const segments = (loaded.data.portcullis as { segments: Record<string, Record<string, unknown>> }).segments;
+  segments.payments = { ...segments.payments, sensitive: false };
+  const pdp = regoPdp(compile({ modules: loaded.modules, data: loaded.data }), "portcullis/authz/decision");
+
+  const port = Number(values.port ?? 8443);
+  const segment: Segment = {
+    name: "payments",
+    listen: `127.0.0.1:${port}`,
+    host: "127.0.0.1",
+    port,
+    upstream: `http://127.0.0.1:${upstreamPort}`,
+    tls: {
+      cert: join(dir, "gateway.pem"),
+      key: join(dir, "gateway.key"),
+      client_ca: [join(dir, "ca.pem")],
+      client_auth: "require",
+      trust_domains: [DEV_TRUST_DOMAIN],
+    },
+    authentication: { all: ["mtls", "bearer"] },
+    authenticators: {
+      bearer: {
+        issuer: DEV_ISSUER,
+        audience: [DEV_AUDIENCE],
+        jwks_file: join(dir, "jwks.json"),
+        algorithms: ["ES256"],
+        clock_skew_s: 30,
+        max_token_bytes: 16384,
+      },
+    },
+    caller_types: [{ type: "ai-agent", spiffe_path: "/agent/*" }],
+    limits: { max_header_bytes: 16384, max_body_bytes: 1024 * 1024 },
+  };
+  const config: Config = {
+    file: "(demo)",
+    pdp: { policies: join(packageRoot(), "policies"), entrypoint: DEFAULTS.entrypoint },
+    cache: { ttl_s: DEFAULTS.cache_ttl_s, max_entries: DEFAULTS.cache_max_entries },
+    segments: [segment],
+  };
+  let gateway;
   try {
-    const loaded = loadPaths([policies]);
-    policy = compile({ modules: loaded.modules, data: loaded.data as Value });
+    gateway = await startGateway(config, pdp, (e) => io.err(JSON.stringify(e) + "\n"));
   } catch (e) {
-    io.err(formatErrors(e));
-    return 0;
+    upstream.close();
+    throw e;
   }
-  for (const [i, sample] of SAMPLES.entries()) {
-    io.out(`\nRequest ${i + 1}: ${sample.title}\n${JSON.stringify(sample.input)}\n`);
-    io.out(`$ portcullis eval -d ${shown} -i request-${i + 1}.json '${query}'\n`);
-    try {
-      const rows = evaluate(policy, { query, input: sample.input, print: (msg) => io.err(msg + "\n") });
-      io.out(formatJSON(rows));
-    } catch (e) {
-      io.err(formatErrors(e));
-    }
-  }
+  const gw = gateway.segments[0].port;
+  const d = relative(process.cwd(), pki.dir) || ".";
+  const base = `curl --cacert ${d}/ca.pem --cert ${d}/agent.pem --key ${d}/agent.key`;
+  const auth = `-H "Authorization: Bearer $(cat ${d}/agent.jwt)"`;
+  io.out(`${ABOUT}
+Dev PKI in ${d}/ (CA, gateway certificate, agent SVID spiffe://${DEV_TRUST_DOMAIN}/agent/planner, agent.jwt).
+Demo upstream on http://127.0.0.1:${upstreamPort}; segment "payments" on https://127.0.0.1:${gw} (mTLS + bearer).
+Note: attestation is not wired in yet, so the demo marks "payments" non-sensitive.
+
+# allowed: an AI agent with its SVID and access token (200, echoed by the upstream)
+${base} ${auth} https://127.0.0.1:${gw}/
+
+# denied by the policy: POST /payments/** needs payments:write and the payments-writer role (403)
+${base} ${auth} -X POST https://127.0.0.1:${gw}/payments/x
+
+# no token: 401 with WWW-Authenticate: Bearer realm="payments", resource_metadata=…
+${base} -i https://127.0.0.1:${gw}/
+
+# protected resource metadata (RFC 9728)
+${base} https://127.0.0.1:${gw}/.well-known/oauth-protected-resource
+
+Press Ctrl-C to stop.
+`);
+  if (!values.check) await untilSignal();
+  await gateway.close();
+  await new Promise((r) => upstream.close(r));
   return 0;
 }

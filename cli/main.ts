@@ -5,6 +5,7 @@ import { runConformance } from "./conformance.js";
 import { runDemo } from "./demo.js";
 import { runEval } from "./eval.js";
 import { processIO, UsageError, type ExitCode, type IO } from "./io.js";
+import { runServe } from "./serve.js";
 import { runTestCommand } from "./test.js";
 
 export const usage = `Usage: portcullis <command> [options]
@@ -16,6 +17,7 @@ Commands:
   conformance  run OPA-format YAML conformance cases
   demo         what \`npm start\` runs
   certs        write a dev PKI (CA, gateway and client certificates, token issuer)
+  serve        run the gateway (one HTTPS listener per segment of --config FILE)
 
 Run \`portcullis <command> --help\` for a command's options.
 `;
@@ -29,6 +31,7 @@ const commands: Record<string, Command> = {
   conformance: runConformance,
   demo: runDemo,
   certs: runCerts,
+  serve: runServe,
 };
 
 /** Runs the CLI with argv (without node and script) and returns the exit code. */

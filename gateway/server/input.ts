@@ -1,0 +1,129 @@
+// The policy input document (design brief, "Policy input document v1") from what the earlier stages
+// verified. Only verified facts go in: the client's own headers reach the policy masked (policyHeaders).
+import type { CombinedResult } from "../authn/combine.js";
+import type { Identity } from "../authn/types.js";
+import type { CallerTypeRule } from "../config/index.js";
+import type { NormalizedTarget } from "../http/path.js";
+import type { VerifiedPeer } from "./tls.js";
+
+export interface Caller {
+  type: string;
+  reason: string;
+}
+
+/** `*` = one path segment; a trailing `/**` = any depth below (including none). */
+export function spiffePathMatches(pattern: string, path: string): boolean {
+  const deep = pattern.endsWith("/**");
+  const pat = (deep ? pattern.slice(0, -3) : pattern).split("/");
+  const segs = path.split("/");
+  if (deep ? segs.length < pat.length : segs.length !== pat.length) return false;
+  return pat.every((p, i) => (p === "*" ? segs[i] !== "" : p === segs[i]));
+}
+
+function spiffePath(id: string): string {
+  const rest = id.slice("spiffe://".length);
+  const slash = rest.indexOf("/");
+  return slash < 0 ? "" : rest.slice(slash);
+}
+
+/** First rule whose every condition holds; no match is type `unknown`, which no shipped policy allows. */
+export function callerType(
+  rules: readonly CallerTypeRule[],
+  peer: VerifiedPeer | undefined,
+  identity: Identity | undefined,
+): Caller {
+  const claims = identity?.claims ?? {};
+  for (const r of rules) {
+    const reasons: string[] = [];
+    if (r.spiffe_path !== undefined) {
+      if (!peer?.facts.spiffeId || !spiffePathMatches(r.spiffe_path, spiffePath(peer.facts.spiffeId)))
+        continue;
+      reasons.push(`spiffe path ${r.spiffe_path}`);
+    }
+    if (r.trust_domain !== undefined) {
+      if (peer?.facts.trustDomain !== r.trust_domain) continue;
+      reasons.push(`trust domain ${r.trust_domain}`);
+    }
+    if (r.client_id !== undefined) {
+      if (identity?.clientId !== r.client_id) continue;
+      reasons.push(`client_id ${r.client_id}`);
+    }
+    if (r.claims !== undefined) {
+      if (!Object.entries(r.claims).every(([k, v]) => claims[k] === v)) continue;
+      reasons.push(`claims ${Object.keys(r.claims).sort().join(",")}`);
+    }
+    // Browser sessions are not implemented yet, so no request has one: a rule requiring one never matches.
+    if (r.browser_session === true) continue;
+    return { type: r.type, reason: reasons.join(" and ") || "default rule" };
+  }
+  return { type: "unknown", reason: "no caller type rule matched" };
+}
+
+/** RFC 8693 `act` nests the previous actor inside the current one; the chain lists the subject first. */
+function delegation(
+  identity: Identity | undefined,
+): { chain: { sub: unknown }[]; depth: number } | undefined {
+  if (identity?.act === undefined) return undefined;
+  const chain: { sub: unknown }[] = [{ sub: identity.subject }];
+  let act: unknown = identity.act;
+  // Bounded so a hostile token cannot make this loop long; the policy's depth limit is far below it.
+  while (act !== null && typeof act === "object" && chain.length <= 32) {
+    chain.push({ sub: (act as Record<string, unknown>).sub });
+    act = (act as Record<string, unknown>).act;
+  }
+  return { chain, depth: chain.length - 1 };
+}
+
+export interface InputFacts {
+  segment: string;
+  method: string;
+  host: string | undefined;
+  headers: Record<string, string>;
+  target: NormalizedTarget;
+  remoteAddr: string;
+  peer: VerifiedPeer | undefined;
+  authn: Extract<CombinedResult, { ok: true }>;
+  caller: Caller;
+}
+
+export function buildInput(f: InputFacts): Record<string, unknown> {
+  const id = f.authn.identity;
+  const tokenIdentity = Object.values(f.authn.identities).find((i) => i.tokenType !== undefined);
+  const input: Record<string, unknown> = {
+    segment: f.segment,
+    request: {
+      method: f.method,
+      path: f.target.path,
+      host: f.host ?? "",
+      headers: f.headers,
+      query: f.target.query,
+      remote_addr: f.remoteAddr,
+      time_ns: Date.now() * 1_000_000,
+    },
+    authn: { methods: f.authn.methods, subject: id.subject },
+    caller: f.caller,
+    // The verifier is not wired yet; `none` lets the policy decide and can never be mistaken for affirming.
+    attestation: { status: "none" },
+  };
+  if (f.peer) {
+    input.peer = {
+      spiffe_id: f.peer.facts.spiffeId,
+      trust_domain: f.peer.facts.trustDomain,
+      cert: f.peer.cert,
+    };
+  }
+  if (tokenIdentity) {
+    const cnf = tokenIdentity.cnf ?? {};
+    input.token = {
+      type: tokenIdentity.tokenType,
+      claims: tokenIdentity.claims ?? {},
+      scopes: tokenIdentity.scopes ?? [],
+      client_id: tokenIdentity.clientId,
+      sender_constraint:
+        typeof cnf["x5t#S256"] === "string" ? "mtls" : typeof cnf.jkt === "string" ? "dpop" : "none",
+    };
+  }
+  const d = delegation(tokenIdentity);
+  if (d) input.delegation = d;
+  return input;
+}
