@@ -62,7 +62,7 @@ async function child(which, dir, upstream) {
     const { compile } = await import(dist("pdp/rego/index.js"));
     const { regoPdp } = await import(dist("gateway/server/enforce.js"));
     const { startSegment } = await import(dist("gateway/server/serve.js"));
-    const { DEV_AUDIENCE, DEV_ISSUER, DEV_TRUST_DOMAIN } = await import(dist("gateway/pki/index.js"));
+    const { demoSegment } = await import(dist("gateway/server/demo.js"));
     const loaded = loadPaths([join(root, "policies")]);
     // As `portcullis demo` does: attestation is not wired into the gateway yet, so an AI agent would be
     // denied on the sensitive payments segment; the rest of the shipped policy is unchanged.
@@ -70,33 +70,7 @@ async function child(which, dir, upstream) {
     segments.payments = { ...segments.payments, sensitive: false };
     const pdp = regoPdp(compile({ modules: loaded.modules, data: loaded.data }), "portcullis/authz/decision");
     const running = await startSegment(
-      {
-        name: "payments",
-        listen: "127.0.0.1:0",
-        host: "127.0.0.1",
-        port: 0,
-        upstream,
-        tls: {
-          cert: join(dir, "gateway.pem"),
-          key: join(dir, "gateway.key"),
-          client_ca: [join(dir, "ca.pem")],
-          client_auth: "require",
-          trust_domains: [DEV_TRUST_DOMAIN],
-        },
-        authentication: { all: ["mtls", "bearer"] },
-        authenticators: {
-          bearer: {
-            issuer: DEV_ISSUER,
-            audience: [DEV_AUDIENCE],
-            jwks_file: join(dir, "jwks.json"),
-            algorithms: ["ES256"],
-            clock_skew_s: 30,
-            max_token_bytes: 16384,
-          },
-        },
-        caller_types: [{ type: "ai-agent", spiffe_path: "/agent/*" }],
-        limits: { max_header_bytes: 16384, max_body_bytes: 1024 * 1024 },
-      },
+      demoSegment(dir, upstream),
       pdp,
       (e) => process.env.GW_DEBUG && console.error(JSON.stringify(e)),
     );

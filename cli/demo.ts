@@ -4,10 +4,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULTS, type Config, type Segment } from "../gateway/config/index.js";
+import { DEFAULTS, type Config } from "../gateway/config/index.js";
+import { demoSegment } from "../gateway/server/demo.js";
 import { regoPdp } from "../gateway/server/enforce.js";
 import { startGateway } from "../gateway/server/serve.js";
-import { DEV_AUDIENCE, DEV_DIR, DEV_ISSUER, DEV_TRUST_DOMAIN, ensureDevPki } from "../gateway/pki/index.js";
+import { DEV_DIR, DEV_TRUST_DOMAIN, ensureDevPki } from "../gateway/pki/index.js";
 import { compile } from "../pdp/rego/index.js";
 import type { ExitCode, IO } from "./io.js";
 import { loadPaths } from "./load.js";
@@ -72,33 +73,7 @@ export async function runDemo(argv: string[], io: IO): Promise<ExitCode> {
   const pdp = regoPdp(compile({ modules: loaded.modules, data: loaded.data }), "portcullis/authz/decision");
 
   const port = Number(values.port ?? 8443);
-  const segment: Segment = {
-    name: "payments",
-    listen: `127.0.0.1:${port}`,
-    host: "127.0.0.1",
-    port,
-    upstream: `http://127.0.0.1:${upstreamPort}`,
-    tls: {
-      cert: join(dir, "gateway.pem"),
-      key: join(dir, "gateway.key"),
-      client_ca: [join(dir, "ca.pem")],
-      client_auth: "require",
-      trust_domains: [DEV_TRUST_DOMAIN],
-    },
-    authentication: { all: ["mtls", "bearer"] },
-    authenticators: {
-      bearer: {
-        issuer: DEV_ISSUER,
-        audience: [DEV_AUDIENCE],
-        jwks_file: join(dir, "jwks.json"),
-        algorithms: ["ES256"],
-        clock_skew_s: 30,
-        max_token_bytes: 16384,
-      },
-    },
-    caller_types: [{ type: "ai-agent", spiffe_path: "/agent/*" }],
-    limits: { max_header_bytes: 16384, max_body_bytes: 1024 * 1024 },
-  };
+  const segment = demoSegment(dir, `http://127.0.0.1:${upstreamPort}`, port);
   const config: Config = {
     file: "(demo)",
     pdp: { policies: join(packageRoot(), "policies"), entrypoint: DEFAULTS.entrypoint },

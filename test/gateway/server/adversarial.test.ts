@@ -13,6 +13,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../../pdp/rego/index.js";
 import type { Segment } from "../../../gateway/config/index.js";
+import { demoSegment } from "../../../gateway/server/demo.js";
 import { regoPdp } from "../../../gateway/server/enforce.js";
 import { startSegment, type RunningSegment } from "../../../gateway/server/serve.js";
 import {
@@ -55,33 +56,7 @@ const seen: Seen[] = [];
 let total = 0;
 
 function segment(upstreamUrl: string): Segment {
-  return {
-    name: "payments",
-    listen: "127.0.0.1:0",
-    host: "127.0.0.1",
-    port: 0,
-    upstream: upstreamUrl,
-    tls: {
-      cert: join(dir, "gateway.pem"),
-      key: join(dir, "gateway.key"),
-      client_ca: [join(dir, "ca.pem")],
-      client_auth: "require",
-      trust_domains: ["demo.portcullis"],
-    },
-    authentication: { all: ["mtls", "bearer"] },
-    authenticators: {
-      bearer: {
-        issuer: DEV_ISSUER,
-        audience: ["payments"],
-        jwks_file: join(dir, "jwks.json"),
-        algorithms: ["ES256"],
-        clock_skew_s: 30,
-        max_token_bytes: 8192,
-      },
-    },
-    caller_types: [{ type: "ai-agent", spiffe_path: "/agent/*" }],
-    limits: { max_header_bytes: 16384, max_body_bytes: 1024 * 1024 },
-  };
+  return demoSegment(dir, upstreamUrl);
 }
 
 interface Reply {

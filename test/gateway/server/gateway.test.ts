@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPaths } from "../../../cli/load.js";
 import { compile } from "../../../pdp/rego/index.js";
 import type { Segment } from "../../../gateway/config/index.js";
+import { demoSegment } from "../../../gateway/server/demo.js";
 import { regoPdp, type Pdp } from "../../../gateway/server/enforce.js";
 import { startSegment, type RunningSegment } from "../../../gateway/server/serve.js";
 import { DEV_ISSUER, ensureDevPki, signAccessToken, type DevPki } from "../../../gateway/pki/index.js";
@@ -40,34 +41,7 @@ const seen: Seen[] = [];
 const running: RunningSegment[] = [];
 
 function segment(name: string, overrides: Partial<Segment> = {}): Segment {
-  return {
-    name,
-    listen: "127.0.0.1:0",
-    host: "127.0.0.1",
-    port: 0,
-    upstream: upstreamUrl,
-    tls: {
-      cert: join(dir, "gateway.pem"),
-      key: join(dir, "gateway.key"),
-      client_ca: [join(dir, "ca.pem")],
-      client_auth: "require",
-      trust_domains: ["demo.portcullis"],
-    },
-    authentication: { all: ["mtls", "bearer"] },
-    authenticators: {
-      bearer: {
-        issuer: DEV_ISSUER,
-        audience: ["payments"],
-        jwks_file: join(dir, "jwks.json"),
-        algorithms: ["ES256"],
-        clock_skew_s: 30,
-        max_token_bytes: 8192,
-      },
-    },
-    caller_types: [{ type: "ai-agent", spiffe_path: "/agent/*" }],
-    limits: { max_header_bytes: 16384, max_body_bytes: 1024 * 1024 },
-    ...overrides,
-  };
+  return demoSegment(dir, upstreamUrl, 0, { name, ...overrides });
 }
 
 interface Reply {

@@ -1,0 +1,42 @@
+// The demo segment: mTLS + RFC 9068 bearer tokens from the dev PKI in `dir`,
+// AI agents recognised by SPIFFE path. One definition for `portcullis demo`,
+// the gateway benchmark and the gateway tests.
+import { join } from "node:path";
+import type { Segment } from "../config/index.js";
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_TRUST_DOMAIN } from "../pki/index.js";
+
+export function demoSegment(
+  dir: string,
+  upstream: string,
+  port = 0,
+  overrides: Partial<Segment> = {},
+): Segment {
+  return {
+    name: "payments",
+    listen: `127.0.0.1:${port}`,
+    host: "127.0.0.1",
+    port,
+    upstream,
+    tls: {
+      cert: join(dir, "gateway.pem"),
+      key: join(dir, "gateway.key"),
+      client_ca: [join(dir, "ca.pem")],
+      client_auth: "require",
+      trust_domains: [DEV_TRUST_DOMAIN],
+    },
+    authentication: { all: ["mtls", "bearer"] },
+    authenticators: {
+      bearer: {
+        issuer: DEV_ISSUER,
+        audience: [DEV_AUDIENCE],
+        jwks_file: join(dir, "jwks.json"),
+        algorithms: ["ES256"],
+        clock_skew_s: 30,
+        max_token_bytes: 8192,
+      },
+    },
+    caller_types: [{ type: "ai-agent", spiffe_path: "/agent/*" }],
+    limits: { max_header_bytes: 16384, max_body_bytes: 1024 * 1024 },
+    ...overrides,
+  };
+}
