@@ -11,17 +11,14 @@ import {
 } from "node:crypto";
 import type { BuiltinDef } from "./registry.js";
 import { builtinErr, def, objArg, strArg } from "./lib/args.js";
+import { goJSON, isValidJSON, JSONSyntaxError, parseJSONStrict } from "./lib/gojson.js";
 import {
   base64UrlDecode,
   base64UrlEncode,
-  goJSONMarshal,
-  JSONSyntaxError,
   JWSError,
-  parseGoJSON,
   parseJWKs,
   signJWS,
   TOKEN_ALGORITHMS,
-  validJSON,
   verifyJWS,
 } from "./lib/jws.js";
 import { parseCertificateStrict, pemDecode, X509Error } from "./lib/x509.js";
@@ -48,7 +45,7 @@ function splitJWT(name: string, v: Value): Token {
 function jsonObject(text: string): ObjectV {
   let v: Value;
   try {
-    v = parseGoJSON(text);
+    v = parseJSONStrict(text);
   } catch (e) {
     if (e instanceof JSONSyntaxError) throw new Fail(`invalid JSON: ${e.message}`);
     throw e;
@@ -424,7 +421,7 @@ function encodeSign(headerText: string, payloadText: string, jwkText: string): s
   if (keys.length === 0) throw new Fail("no keys found in JWK set");
   let headers: Value | Error;
   try {
-    headers = parseGoJSON(headerText);
+    headers = parseJSONStrict(headerText);
   } catch (e) {
     headers = new Error(`cannot parse JSON: ${(e as Error).message}`);
   }
@@ -432,7 +429,7 @@ function encodeSign(headerText: string, payloadText: string, jwkText: string): s
   if (alg instanceof Error) throw new Fail(`missing or invalid 'alg' header: ${alg.message}`);
   if (!TOKEN_ALGORITHMS.has(alg)) throw new Fail(`unknown JWS algorithm: ${alg}`);
   const typ = headers instanceof Error ? headers : headerString(headers, "typ");
-  if ((typ instanceof Error || typ === "JWT") && !validJSON(payloadText)) {
+  if ((typ instanceof Error || typ === "JWT") && !isValidJSON(payloadText)) {
     throw new Fail("type is JWT but payload is not JSON");
   }
   const signingInput = `${base64UrlEncode(Buffer.from(headerText, "utf8"))}.${base64UrlEncode(Buffer.from(payloadText, "utf8"))}`;
@@ -463,9 +460,7 @@ export const builtins: BuiltinDef[] = [
     { nondeterministic: true },
   ),
   def("io.jwt.encode_sign", 3, (args) =>
-    run("io.jwt.encode_sign", () =>
-      encodeSign(goJSONMarshal(args[0]!), goJSONMarshal(args[1]!), goJSONMarshal(args[2]!)),
-    ),
+    run("io.jwt.encode_sign", () => encodeSign(goJSON(args[0]!), goJSON(args[1]!), goJSON(args[2]!))),
   ),
   def("io.jwt.encode_sign_raw", 3, (args) => {
     const name = "io.jwt.encode_sign_raw";

@@ -367,6 +367,27 @@ export function isValidJSON(s: string): boolean {
 }
 
 /**
+ * Go's json.Unmarshal of a whole document (what JWT headers and payloads go
+ * through): exact numbers, the last duplicate key wins, nothing may follow the
+ * value. Throws JSONSyntaxError with Go's message.
+ */
+export function parseJSONStrict(s: string): Value {
+  const p = new Parser(s);
+  let v: Value;
+  try {
+    v = p.value();
+  } catch (e) {
+    if (e instanceof JSONSyntaxError && e.message === "unexpected EOF") {
+      throw new JSONSyntaxError("unexpected end of JSON input");
+    }
+    throw e;
+  }
+  p.ws();
+  if (p.i < s.length) p.fail("after top-level value");
+  return v;
+}
+
+/**
  * OPA's util.UnmarshalJSON: decodes the first value, then complains about
  * whatever token follows it (a trailing `null` slips through, as in OPA).
  * Throws JSONSyntaxError with Go's message.

@@ -5,7 +5,10 @@ import { builtins } from "../../../../pdp/rego/builtins/jwt.js";
 import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
 import { fromJS, toJS, type Value } from "../../../../pdp/rego/value.js";
 import { numFromBigInt } from "../../../../pdp/rego/number.js";
-import { goJSONMarshal, parseGoJSON } from "../../../../pdp/rego/builtins/lib/jws.js";
+import {
+  goJSON as goJSONMarshal,
+  parseJSONStrict as parseGoJSON,
+} from "../../../../pdp/rego/builtins/lib/gojson.js";
 
 // 2019-11-26: after the conformance tokens' iat, before any exp below.
 const ctx: BuiltinContext = { nowNs: 1574723450396363500n, memo: new Map(), print: () => {} };
