@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYAML } from "yaml";
 import type { Body, Expr, Location, Module, Rule, Term } from "../../../pdp/rego/ast.js";
 import { RegoError, RegoErrors } from "../../../pdp/rego/errors.js";
+import { KEYWORDS } from "../../../pdp/rego/lexer.js";
 import { parseModule, parseQuery, parseTerm } from "../../../pdp/rego/parser.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2024);
@@ -43,21 +44,7 @@ function corpusModules(): string[] {
 }
 
 const TOKENS = [
-  "package",
-  "import",
-  "as",
-  "default",
-  "else",
-  "not",
-  "some",
-  "with",
-  "null",
-  "true",
-  "false",
-  "in",
-  "every",
-  "contains",
-  "if",
+  ...KEYWORDS,
   "data",
   "input",
   "x",
