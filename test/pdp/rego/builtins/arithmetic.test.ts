@@ -1,24 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/arithmetic.js";
-import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
+import { builtinTester } from "./helpers.js";
 import { makeSet, toJS, type Value } from "../../../../pdp/rego/value.js";
 import { numFromText, numToString, type Num } from "../../../../pdp/rego/number.js";
 
-const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
+const { run, fails } = builtinTester(builtins);
 // Undefined results come back as-is; the type says Value for toJS's sake.
-const call = (name: string, ...args: Value[]): Value =>
-  builtins.find((b) => b.name === name)!.fn(args, ctx) as Value;
+const call = (name: string, ...args: Value[]): Value => run(name, args) as Value;
 const text = (name: string, ...args: Value[]) => numToString(call(name, ...args) as Num);
 const n = (s: string): Value => numFromText(s)!;
-function fails(name: string, ...args: Value[]): BuiltinError {
-  try {
-    call(name, ...args);
-  } catch (e) {
-    if (e instanceof BuiltinError) return e;
-    throw e;
-  }
-  throw new Error(`${name} did not fail`);
-}
 
 describe("plus, minus, mul, div", () => {
   it("is exact across the int32 / int64 / bignum edges", () => {

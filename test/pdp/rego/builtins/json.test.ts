@@ -1,24 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/json.js";
-import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
+import { builtinTester } from "./helpers.js";
 import { makeObject, makeSet, toJS, toJSONText, type Value } from "../../../../pdp/rego/value.js";
 import { numFromText } from "../../../../pdp/rego/number.js";
 
-const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]) => builtins.find((b) => b.name === name)!.fn(args, ctx);
+const { run, fails } = builtinTester(builtins);
+const call = (name: string, ...args: Value[]) => run(name, args);
 const js = (name: string, ...args: Value[]) => {
   const v = call(name, ...args);
   return v === undefined ? undefined : toJS(v);
 };
-function fails(name: string, ...args: Value[]): BuiltinError {
-  try {
-    call(name, ...args);
-  } catch (e) {
-    if (e instanceof BuiltinError) return e;
-    throw e;
-  }
-  throw new Error(`${name} did not fail`);
-}
 
 describe("json.marshal", () => {
   it("writes Go's compact JSON: sorted keys, sets as arrays, HTML-safe escapes", () => {

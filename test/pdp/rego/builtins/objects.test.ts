@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/objects.js";
-import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
+import { builtinTester } from "./helpers.js";
 import { makeObject, makeSet, toJS, type Value } from "../../../../pdp/rego/value.js";
 
-const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]) => builtins.find((b) => b.name === name)!.fn(args, ctx);
+const { run, fails } = builtinTester(builtins);
+const call = (name: string, ...args: Value[]) => run(name, args);
 const js = (name: string, ...args: Value[]) => toJS(call(name, ...args)!);
-function fails(name: string, ...args: Value[]): BuiltinError {
-  try {
-    call(name, ...args);
-  } catch (e) {
-    if (e instanceof BuiltinError) return e;
-    throw e;
-  }
-  throw new Error(`${name} did not fail`);
-}
 
 describe("object.get", () => {
   const obj = { a: { b: [10, { c: makeSet(["x"]) }] } };

@@ -1,21 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/sets.js";
-import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
+import { builtinTester } from "./helpers.js";
 import { makeObject, makeSet, toJS, type Value } from "../../../../pdp/rego/value.js";
 
-const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
+const { run, fails } = builtinTester(builtins);
 // Undefined results come back as-is; the type says Value for toJS's sake.
-const call = (name: string, ...args: Value[]): Value =>
-  builtins.find((b) => b.name === name)!.fn(args, ctx) as Value;
-function fails(name: string, ...args: Value[]): BuiltinError {
-  try {
-    call(name, ...args);
-  } catch (e) {
-    if (e instanceof BuiltinError) return e;
-    throw e;
-  }
-  throw new Error(`${name} did not fail`);
-}
+const call = (name: string, ...args: Value[]): Value => run(name, args) as Value;
 
 describe("set operators", () => {
   it("and / or", () => {

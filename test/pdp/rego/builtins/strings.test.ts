@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/strings.js";
-import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
+import { builtinTester } from "./helpers.js";
 import { makeObject, makeSet, type Value } from "../../../../pdp/rego/value.js";
 import { numFromText } from "../../../../pdp/rego/number.js";
 
-const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]) => builtins.find((b) => b.name === name)!.fn(args, ctx);
-function fails(name: string, ...args: Value[]): BuiltinError {
-  try {
-    call(name, ...args);
-  } catch (e) {
-    if (e instanceof BuiltinError) return e;
-    throw e;
-  }
-  throw new Error(`${name} did not fail`);
-}
+const { run, fails } = builtinTester(builtins);
+const call = (name: string, ...args: Value[]) => run(name, args);
 
 describe("concat, split, strings.split_n", () => {
   it("concat joins arrays and (sorted) sets of strings", () => {

@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { builtins } from "../../../../pdp/rego/builtins/types.js";
-import { BuiltinError, type BuiltinContext } from "../../../../pdp/rego/builtins/registry.js";
+import { builtinTester } from "./helpers.js";
 import { makeSet, type Value } from "../../../../pdp/rego/value.js";
 import { numFromText, numToString } from "../../../../pdp/rego/number.js";
 
-const ctx: BuiltinContext = { nowNs: 0n, memo: new Map(), print: () => {} };
-const call = (name: string, ...args: Value[]) => builtins.find((b) => b.name === name)!.fn(args, ctx);
-function fails(name: string, ...args: Value[]): BuiltinError {
-  try {
-    call(name, ...args);
-  } catch (e) {
-    if (e instanceof BuiltinError) return e;
-    throw e;
-  }
-  throw new Error(`${name} did not fail`);
-}
+const { run, fails } = builtinTester(builtins);
+const call = (name: string, ...args: Value[]) => run(name, args);
 
 describe("type builtins", () => {
   const samples: [Value, string][] = [
