@@ -130,7 +130,7 @@ export class Evaluator {
   }
 
   /** Unification on the fast path: true/false, or the slot it bound. */
-  private detUnify(a: CTerm, b: CTerm, f: Value[]): boolean | number {
+  detUnify(a: CTerm, b: CTerm, f: Value[]): boolean | number {
     if (a.t === "var" && f[a.slot] === undefined) {
       const v = this.det(b, f);
       if (v === undefined) return false;
@@ -696,7 +696,7 @@ export class Evaluator {
         for (const r of def.chain) {
           const fr = newFrame(r.nslots);
           if (r.fastBody) {
-            if (this.runDet(r.body.exprs, fr)) {
+            if (this.runDet(r.body, fr)) {
               const v = this.det(r.key!, fr);
               if (v !== undefined) out.add(v);
             }
@@ -757,21 +757,14 @@ export class Evaluator {
    * Runs a body whose every expression is deterministic: no continuations, no
    * undo (the frame is thrown away after). True when the body succeeds.
    */
-  private runDet(exprs: CExpr[], f: Value[]): boolean {
-    for (let i = 0; i < exprs.length; i++) {
-      const e = exprs[i]!;
-      this.tick(e.loc);
-      if (e.t === "truthy") {
-        const v = this.det(e.term, f);
-        if (v === undefined || v === false) return false;
-      } else if (e.t === "unify") {
-        if (this.detUnify(e.a, e.b, f) === false) return false;
-      } else if (e.t === "not") {
-        const v = this.det((e.expr as Extract<CExpr, { t: "truthy" }>).term, f);
-        if (v !== undefined && v !== false) return false;
-      }
-    }
-    return true;
+  private runDet(body: CBody, f: Value[]): boolean {
+    return ((body.run as BodyFn | undefined) ?? bodyFn(body))(this, f);
+  }
+
+  /** A deterministic body's expressions count as steps all at once: it cannot loop. */
+  ticks(n: number, loc: Location | undefined): void {
+    this.steps += n - 1;
+    this.tick(loc);
   }
 
   private evalChain(chain: CRule[], name: string, args: Value[] | null): Value | undefined {
@@ -781,7 +774,7 @@ export class Evaluator {
         // The common case: parameters are variables and every expression is deterministic.
         if (args)
           for (let i = 0; i < args.length; i++) fr[(r.params![i] as { slot: number }).slot] = args[i]!;
-        if (!this.runDet(r.body.exprs, fr)) continue;
+        if (!this.runDet(r.body, fr)) continue;
         const v = this.det(r.value, fr);
         if (v !== undefined) return v;
         continue;
@@ -1042,6 +1035,7 @@ interface WithState {
 }
 
 const NO_SLOTS: Value[] = [];
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function newFrame(n: number): Value[] {
   // A body without variables never writes its frame, so one shared empty array serves.
@@ -1063,6 +1057,16 @@ function lookupBase(v: Value, key: Value): Value | undefined {
 
 /** `v[key]` for arrays (integer index), objects and sets (membership); undefined otherwise. */
 export function lookup(v: Value, key: Value): Value | undefined {
+  // String keys into plain objects are nearly every lookup a policy makes: test for them first.
+  // (Built objects have a null prototype, so no `constructor`; arrays, sets and ObjMaps have theirs.)
+  if (
+    typeof key === "string" &&
+    typeof v === "object" &&
+    v !== null &&
+    (v.constructor === Object || v.constructor === undefined)
+  ) {
+    return hasOwn.call(v, key) ? (v as Record<string, Value>)[key] : undefined;
+  }
   if (Array.isArray(v)) {
     if (typeof key !== "number" || !Number.isInteger(key) || key < 0 || key >= v.length) return undefined;
     return v[key];
@@ -1182,6 +1186,48 @@ const COMPARISONS: Record<string, ((a: Value, b: Value) => boolean) | undefined>
  * Compiles a deterministic term into a closure once (cached on the term), so
  * the hot path runs straight-line code instead of re-dispatching on the IR.
  */
+type BodyFn = (ev: Evaluator, f: Value[]) => boolean;
+
+/** A body whose every expression is deterministic as one closure: no dispatch per expression. */
+function bodyFn(body: CBody): BodyFn {
+  const checks = body.exprs.map(exprCheck);
+  const n = checks.length;
+  const loc = body.exprs[0]?.loc;
+  const fn: BodyFn = (ev, f) => {
+    ev.ticks(n, loc);
+    for (let i = 0; i < n; i++) if (!checks[i]!(ev, f)) return false;
+    return true;
+  };
+  body.run = fn;
+  return fn;
+}
+
+function exprCheck(e: CExpr): BodyFn {
+  switch (e.t) {
+    case "truthy": {
+      const term = detFn(e.term);
+      return (ev, f) => {
+        const v = term(ev, f);
+        return v !== undefined && v !== false;
+      };
+    }
+    case "unify": {
+      const a = e.a;
+      const b = e.b;
+      return (ev, f) => ev.detUnify(a, b, f) !== false;
+    }
+    case "not": {
+      const term = detFn((e.expr as Extract<CExpr, { t: "truthy" }>).term);
+      return (ev, f) => {
+        const v = term(ev, f);
+        return v === undefined || v === false;
+      };
+    }
+    default:
+      return () => true;
+  }
+}
+
 function detFn(t: CTerm): DetFn {
   const fn = buildDet(t);
   t.dfn = fn;
@@ -1257,6 +1303,39 @@ function buildDet(t: CTerm): DetFn {
     }
     case "comp":
       return (ev, f) => ev.evalComprehension(t, f);
+    case "array":
+    case "set": {
+      // Collection literals in decision documents and builtin arguments: build them without continuations.
+      const items = t.items.map((i) => detFn(i));
+      const n = items.length;
+      const isSet = t.t === "set";
+      return (ev, f) => {
+        const vals = new Array<Value>(n);
+        for (let i = 0; i < n; i++) {
+          const v = items[i]!(ev, f);
+          if (v === undefined) return undefined;
+          vals[i] = v;
+        }
+        return isSet ? new SetV(vals) : vals;
+      };
+    }
+    case "object": {
+      const keys = t.items.map(([key]) => detFn(key));
+      const vals = t.items.map(([, val]) => detFn(val));
+      const n = keys.length;
+      const loc = t.loc;
+      return (ev, f) => {
+        const b = new ObjectBuilder();
+        for (let i = 0; i < n; i++) {
+          const key = keys[i]!(ev, f);
+          if (key === undefined) return undefined;
+          const v = vals[i]!(ev, f);
+          if (v === undefined) return undefined;
+          if (!b.set(key, v)) throw new RegoError("eval_conflict_error", "object keys must be unique", loc);
+        }
+        return b.build();
+      };
+    }
     default:
       return (ev, f) => ev.first(t, f);
   }

@@ -65,6 +65,8 @@ export type CExpr =
 export interface CBody {
   exprs: CExpr[];
   loc: Location;
+  /** A fully deterministic body compiled to one closure (set on first use by the evaluator). */
+  run?: unknown;
 }
 
 /** One rule definition, or one link of an else chain. */

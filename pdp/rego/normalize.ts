@@ -118,7 +118,7 @@ function normalizeWith(w: CWith): CWith {
 }
 
 export function normalizeBody(b: CBody): CBody {
-  return { exprs: b.exprs.map(normalizeExpr), loc: b.loc };
+  return { exprs: b.exprs.map(normalizeExpr), loc: b.loc, run: undefined };
 }
 
 export function normalizeRule(r: CRule): CRule {
