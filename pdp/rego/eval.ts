@@ -692,8 +692,11 @@ export class Evaluator {
     if (mode === "complete") return this.evalComplete(node);
     if (mode === "set") {
       const out = new SetV();
-      for (const def of node.multi) {
-        for (const r of def.chain) {
+      const multi = node.multi;
+      for (let d = 0; d < multi.length; d++) {
+        const chain = multi[d]!.chain;
+        for (let c = 0; c < chain.length; c++) {
+          const r = chain[c]!;
           const fr = newFrame(r.nslots);
           if (r.fastBody) {
             if (this.runDet(r.body, fr)) {
@@ -768,7 +771,8 @@ export class Evaluator {
   }
 
   private evalChain(chain: CRule[], name: string, args: Value[] | null): Value | undefined {
-    for (const r of chain) {
+    for (let c = 0; c < chain.length; c++) {
+      const r = chain[c]!;
       const fr = newFrame(r.nslots);
       if (r.fastBody && (!args || r.simpleParams)) {
         // The common case: parameters are variables and every expression is deterministic.
@@ -1065,7 +1069,10 @@ export function lookup(v: Value, key: Value): Value | undefined {
     v !== null &&
     (v.constructor === Object || v.constructor === undefined)
   ) {
-    return hasOwn.call(v, key) ? (v as Record<string, Value>)[key] : undefined;
+    const x = (v as Record<string, Value>)[key];
+    // A miss, or an Object.prototype member (all functions but `__proto__`): not a Rego value.
+    if (x === undefined || typeof x === "function") return undefined;
+    return key !== "__proto__" || hasOwn.call(v, key) ? x : undefined;
   }
   if (Array.isArray(v)) {
     if (typeof key !== "number" || !Number.isInteger(key) || key < 0 || key >= v.length) return undefined;
