@@ -58,7 +58,8 @@ export class Evaluator {
   input: Value | undefined;
   /** Rule values of this query, by TreeNode.id (a sparse array beats a Map here). */
   private cache: (CacheEntry | undefined)[] = [];
-  private dataOverrides: Map<string, Value> | null = null;
+  /** Set while a `with data…` is in effect: static resolutions of data refs do not hold then. */
+  dataOverrides: Map<string, Value> | null = null;
   private overridePaths: string[][] = [];
   fnOverrides: Map<string, FnOverride> | null = null;
   private steps = 0;
@@ -152,26 +153,6 @@ export class Evaluator {
   /** The single value of a deterministic term, or undefined. */
   det(t: CTerm, f: Value[]): Value | undefined {
     return ((t.dfn as DetFn | undefined) ?? detFn(t))(this, f);
-  }
-
-  /** A deterministic ref into `data`: jump to the rule or document its constant prefix names. */
-  detData(t: Extract<CTerm, { t: "ref" }>, f: Value[]): Value | undefined {
-    if (this.dataOverrides) return this.first(t, f);
-    const res = t.res ?? (t.res = this.resolveStatic(t.path));
-    let v: Value | undefined;
-    if (res.kind === "rule") v = this.nodeValue(res.node, undefined, res.node.path);
-    else if (res.kind === "base") v = res.value;
-    else if (res.kind === "undefined") return undefined;
-    else return this.first(t, f);
-    const path = t.path;
-    for (let i = res.depth; i < path.length; i++) {
-      if (v === undefined) return undefined;
-      const p = path[i]!;
-      const key = p.t === "val" ? p.v : this.det(p, f);
-      if (key === undefined) return undefined;
-      v = lookup(v, key);
-    }
-    return v;
   }
 
   /** One rule definition on its own (its else chain included). */
@@ -588,7 +569,7 @@ export class Evaluator {
    * Follows the constant prefix of a data ref through the rule tree and base
    * data once, so that evaluation jumps straight to the rule or document.
    */
-  private resolveStatic(path: CTerm[]): StaticRes {
+  resolveStatic(path: CTerm[]): StaticRes {
     let node: TreeNode | undefined = this.root;
     let base: Value | undefined = this.baseData;
     for (let i = 0; i < path.length; i++) {
@@ -666,6 +647,11 @@ export class Evaluator {
     const out = b.build();
     if (node && !this.dataOverrides) this.cache[node.id] = out;
     return out;
+  }
+
+  /** The value of the rules at `node` (memoised per query). */
+  ruleValue(node: TreeNode): Value | undefined {
+    return this.nodeValue(node, undefined, node.path);
   }
 
   /** Value of a node that has rules (memoised per query). */
@@ -1193,6 +1179,35 @@ const COMPARISONS: Record<string, ((a: Value, b: Value) => boolean) | undefined>
  * Compiles a deterministic term into a closure once (cached on the term), so
  * the hot path runs straight-line code instead of re-dispatching on the IR.
  */
+/**
+ * A deterministic ref into `data`, specialised on first use to what its static prefix names (a rule,
+ * a base document, nothing); the resolution depends only on the compiled policy, never on the query.
+ */
+function dataDet(t: Extract<CTerm, { t: "ref" }>): DetFn {
+  let impl: DetFn | undefined;
+  return (ev, f) => (impl ??= specialiseData(t, ev.resolveStatic(t.path)))(ev, f);
+}
+
+function specialiseData(t: Extract<CTerm, { t: "ref" }>, res: StaticRes): DetFn {
+  t.res ??= res;
+  if (res.kind === "dynamic") return (ev, f) => ev.first(t, f);
+  if (res.kind === "undefined") return (ev, f) => (ev.dataOverrides ? ev.first(t, f) : undefined);
+  const rest = t.path.slice(res.depth).map((p) => detFn(p));
+  const n = rest.length;
+  const node = res.kind === "rule" ? res.node : undefined;
+  const base = res.kind === "base" ? res.value : undefined;
+  return (ev, f) => {
+    if (ev.dataOverrides) return ev.first(t, f);
+    let v = node ? ev.ruleValue(node) : base;
+    for (let i = 0; i < n && v !== undefined; i++) {
+      const key = rest[i]!(ev, f);
+      if (key === undefined) return undefined;
+      v = lookup(v, key);
+    }
+    return v;
+  };
+}
+
 type BodyFn = (ev: Evaluator, f: Value[]) => boolean;
 
 /** A body whose every expression is deterministic as one closure: no dispatch per expression. */
@@ -1254,7 +1269,7 @@ function buildDet(t: CTerm): DetFn {
     case "input":
       return (ev) => ev.input;
     case "ref": {
-      if (t.head.t === "data") return (ev, f) => ev.detData(t, f);
+      if (t.head.t === "data") return dataDet(t);
       const head = t.head.t === "input" ? (ev: Evaluator) => ev.input : detFn(t.head);
       const path = t.path;
       if (path.every((p) => p.t === "val")) {
