@@ -4,17 +4,7 @@
 //       subject: svc:crm
 //       client_id: crm                           # optional
 //       scopes: [crm:read]                       # optional
-import { singleHeader } from "./headers.js";
-import { readEntries, SecretTable } from "./secrets.js";
-import {
-  AuthnError,
-  fail,
-  NONE,
-  ok,
-  type Authenticator,
-  type AuthnResult,
-  type RequestFacts,
-} from "./types.js";
+import { HashedHeaderSecretAuthenticator } from "./lib/hashed_header_secret.js";
 
 export interface ApiKeyEntry {
   hash: string;
@@ -29,40 +19,24 @@ export interface ApiKeyConfig {
   keys_file?: string;
 }
 
-const MAX_KEY_LENGTH = 1024;
-
-export class ApiKeyAuthenticator implements Authenticator {
-  readonly name: string;
-  private readonly header: string;
-  private readonly table: SecretTable<ApiKeyEntry>;
-
+export class ApiKeyAuthenticator extends HashedHeaderSecretAuthenticator<ApiKeyEntry> {
   constructor(cfg: ApiKeyConfig, name = "api_key") {
-    this.name = name;
-    this.header = (cfg.header ?? "x-api-key").toLowerCase();
-    const entries = readEntries(cfg.keys, cfg.keys_file, "keys");
-    entries.forEach((e, i) => {
-      if (typeof e.subject !== "string" || !e.subject) throw new Error(`keys[${i}].subject must be a string`);
+    super({
+      name,
+      header: cfg.header ?? "x-api-key",
+      inline: cfg.keys,
+      file: cfg.keys_file,
+      listKey: "keys",
+      label: "API key",
+      check: (e, i) => {
+        if (typeof e.subject !== "string" || !e.subject)
+          throw new Error(`keys[${i}].subject must be a string`);
+      },
+      identity: (e) => ({
+        subject: e.subject,
+        clientId: e.client_id,
+        scopes: e.scopes ? [...e.scopes] : undefined,
+      }),
     });
-    this.table = new SecretTable(entries.map((e) => ({ hash: e.hash, value: e })));
-  }
-
-  async authenticate(facts: RequestFacts): Promise<AuthnResult> {
-    try {
-      const key = singleHeader(facts, this.header);
-      if (key === undefined) return NONE;
-      if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
-        throw new AuthnError("invalid_request", "malformed API key");
-      }
-      const entry = await this.table.match(key);
-      if (!entry) throw new AuthnError("invalid_token", "invalid API key");
-      return ok({
-        method: this.name,
-        subject: entry.subject,
-        clientId: entry.client_id,
-        scopes: entry.scopes ? [...entry.scopes] : undefined,
-      });
-    } catch (e) {
-      return fail(e);
-    }
   }
 }

@@ -23,8 +23,8 @@ import {
 
 export interface BearerConfig {
   issuer: string;
-  /** This resource's identifier; the token's `aud` must contain it. */
-  audience: string;
+  /** This resource's identifiers; the token's `aud` must contain at least one of them. */
+  audience: string | string[];
   jwks_file?: string;
   jwks_uri?: string;
   jwks_max_age_s?: number;
@@ -66,7 +66,7 @@ export class BearerAuthenticator implements Authenticator {
 
   constructor(cfg: BearerConfig, name = "bearer") {
     if (!cfg.issuer) throw new Error("bearer: issuer is required");
-    if (!cfg.audience) throw new Error("bearer: audience is required");
+    if ([cfg.audience].flat().every((a) => !a)) throw new Error("bearer: audience is required");
     this.name = name;
     this.cfg = cfg;
     this.now = cfg.now ?? Date.now;

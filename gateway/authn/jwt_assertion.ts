@@ -29,8 +29,8 @@ export interface AssertionIssuer {
 
 export interface JwtAssertionConfig {
   header?: string;
-  /** The `aud` every assertion must carry: this gateway's identifier. */
-  audience: string;
+  /** The `aud` every assertion must carry: one of this gateway's identifiers. */
+  audience: string | string[];
   issuers: AssertionIssuer[];
   clock_skew_s?: number;
   /** Longest accepted `exp - iat` (or `exp - now`): assertions are one-shot, not sessions. */
@@ -52,7 +52,7 @@ export class JwtAssertionAuthenticator implements Authenticator {
   private readonly now: () => number;
 
   constructor(cfg: JwtAssertionConfig, name = "jwt_assertion") {
-    if (!cfg.audience) throw new Error("jwt_assertion: audience is required");
+    if ([cfg.audience].flat().every((a) => !a)) throw new Error("jwt_assertion: audience is required");
     if (!cfg.issuers?.length) throw new Error("jwt_assertion: at least one issuer is required");
     this.name = name;
     this.cfg = cfg;

@@ -60,7 +60,8 @@ export function normaliseTyp(typ: unknown): string | undefined {
 
 export interface VerifyOptions {
   issuer: string;
-  audience?: string;
+  /** The `aud` claim must contain at least one of these. */
+  audience?: string | string[];
   algorithms: string[];
   clockSkewS: number;
   requiredClaims: string[];

@@ -2,17 +2,8 @@
 //   secrets:
 //     - id: door-controller-7       # becomes the subject `psk:door-controller-7`
 //       hash: sha256:<hex>           # or scrypt$N$r$p$salt$hash
-import { singleHeader } from "./headers.js";
-import { readEntries, SecretTable } from "./secrets.js";
-import {
-  AuthnError,
-  fail,
-  NONE,
-  ok,
-  type Authenticator,
-  type AuthnResult,
-  type RequestFacts,
-} from "./types.js";
+//       scopes: [doors:open]         # optional
+import { HashedHeaderSecretAuthenticator } from "./lib/hashed_header_secret.js";
 
 export interface PskEntry {
   id: string;
@@ -26,37 +17,20 @@ export interface PskConfig {
   secrets_file?: string;
 }
 
-export class PskAuthenticator implements Authenticator {
-  readonly name: string;
-  private readonly header: string;
-  private readonly table: SecretTable<PskEntry>;
-
+export class PskAuthenticator extends HashedHeaderSecretAuthenticator<PskEntry> {
   constructor(cfg: PskConfig, name = "psk") {
-    this.name = name;
-    this.header = (cfg.header ?? "x-psk").toLowerCase();
-    const entries = readEntries(cfg.secrets, cfg.secrets_file, "secrets");
-    entries.forEach((e, i) => {
-      if (typeof e.id !== "string" || !e.id) throw new Error(`secrets[${i}].id must be a string`);
+    super({
+      name,
+      header: cfg.header ?? "x-psk",
+      inline: cfg.secrets,
+      file: cfg.secrets_file,
+      listKey: "secrets",
+      label: "pre-shared secret",
+      check: (e, i) => {
+        if (typeof e.id !== "string" || !e.id) throw new Error(`secrets[${i}].id must be a string`);
+      },
+      // The prefix keeps a device id from ever colliding with a user name or a SPIFFE ID.
+      identity: (e) => ({ subject: `psk:${e.id}`, scopes: e.scopes ? [...e.scopes] : undefined }),
     });
-    this.table = new SecretTable(entries.map((e) => ({ hash: e.hash, value: e })));
-  }
-
-  async authenticate(facts: RequestFacts): Promise<AuthnResult> {
-    try {
-      const secret = singleHeader(facts, this.header);
-      if (secret === undefined) return NONE;
-      if (secret.length === 0 || secret.length > 1024) {
-        throw new AuthnError("invalid_request", "malformed pre-shared secret");
-      }
-      const entry = await this.table.match(secret);
-      if (!entry) throw new AuthnError("invalid_token", "invalid pre-shared secret");
-      return ok({
-        method: this.name,
-        subject: `psk:${entry.id}`,
-        scopes: entry.scopes ? [...entry.scopes] : undefined,
-      });
-    } catch (e) {
-      return fail(e);
-    }
   }
 }

@@ -7,7 +7,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
-import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { parseDecisionLogConfig } from "../../pdp/decision_log/index.js";
+import { resolveProfile } from "../../attestation/ear/profiles.js";
+import { EAR_ALGORITHMS, EAR_DEFAULTS } from "../../attestation/ear/verify.js";
+import type { TrustedVerifierConfig } from "../../attestation/config.js";
+// Translation patterns are validated by the code that runs them, so the two can never disagree.
+import { compilePattern, parseWorkloadId } from "../server/translate.js";
 import type {
   AssertionIssuer,
   AuthExpr,
@@ -18,7 +24,9 @@ import type {
   ConfigIssue,
   Limits,
   Segment,
+  SegmentAttestation,
   SegmentTls,
+  TranslationRule,
 } from "./types.js";
 
 export const DEFAULTS = {
@@ -35,6 +43,13 @@ export const DEFAULTS = {
   introspection_cache_ttl_s: 60,
   api_key_header: "x-api-key",
   psk_header: "x-psk",
+  session_cookie: "__Host-portcullis-session",
+  max_cookie_bytes: 4096,
+  attestation_result_header: "attestation-result",
+  attestation_evidence_header: "attestation-evidence",
+  attestation_nonce_path: "/.well-known/portcullis/attestation-nonce",
+  attestation_nonce_ttl_s: 120,
+  attestation_timeout_ms: 2000,
 } as const;
 
 /** Asymmetric JWS algorithms only: `none` and HMAC would let a public key or nothing forge tokens. */
@@ -51,7 +66,15 @@ export const ALLOWED_ALGORITHMS = [
   "EdDSA",
 ];
 
-const AUTHENTICATOR_KINDS = ["bearer", "introspection", "api_key", "basic", "psk", "jwt_assertion"] as const;
+const AUTHENTICATOR_KINDS = [
+  "bearer",
+  "introspection",
+  "api_key",
+  "basic",
+  "psk",
+  "jwt_assertion",
+  "session",
+] as const;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -152,6 +175,10 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
 const SPIFFE_PATH_GLOB = /^(?:\/(?:[A-Za-z0-9._-]+|\*|\*\*))+$/;
 const CALLER_TYPE = /^[a-z][a-z0-9-]*$/;
+const VERIFIER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
+// Plain segments only (no `.`/`..`): the path is compared with the normalised request path.
+const NONCE_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -329,7 +356,7 @@ class Validator {
       this.err([], "config is empty");
       return undefined;
     }
-    const root = this.obj(val, [], ["pdp", "cache", "segments"]);
+    const root = this.obj(val, [], ["pdp", "cache", "segments", "decision_logs"]);
     if (!root) return undefined;
 
     let pdp: Config["pdp"] | undefined;
@@ -374,8 +401,15 @@ class Validator {
         this.duplicates(segments, indices);
       }
     }
+    const decision_logs =
+      root.decision_logs === undefined
+        ? undefined
+        : parseDecisionLogConfig(root.decision_logs, {
+            err: (p, m) => this.err(["decision_logs", ...p], m),
+            resolvePath: (f) => resolve(this.dir, f),
+          });
     if (!pdp || this.issues.length > 0) return undefined;
-    return { file: this.file, pdp, cache, segments };
+    return { file: this.file, pdp, cache, segments, ...(decision_logs ? { decision_logs } : {}) };
   }
 
   private duplicates(segments: Segment[], indices: number[]): void {
@@ -425,6 +459,9 @@ class Validator {
       "authenticators",
       "caller_types",
       "limits",
+      "local_trust_domain",
+      "identity_translation",
+      "attestation",
     ];
     const o = this.obj(val, path, keys);
     if (!o) return undefined;
@@ -451,28 +488,242 @@ class Validator {
     }
     const caller_types = this.callerTypes(o, path);
     const limits = this.limits(o, path);
+    const local_trust_domain = this.str(o, "local_trust_domain", path, {
+      pattern: TRUST_DOMAIN,
+      what: "a trust domain name (a-z 0-9 . - _)",
+    });
+    const identity_translation = this.identityTranslation(o, path);
+    const attestation = "attestation" in o ? this.attestation(o.attestation, [...path, "attestation"]) : null;
     if (!name || !listen || !upstream || !tls || !authenticators || !authentication || !caller_types) {
       return undefined;
     }
-    return { name, ...listen, upstream, tls, authentication, authenticators, caller_types, limits };
+    if (!identity_translation || attestation === undefined) return undefined;
+    return {
+      name,
+      ...listen,
+      upstream,
+      tls,
+      authentication,
+      authenticators,
+      caller_types,
+      limits,
+      ...(local_trust_domain !== undefined ? { local_trust_domain } : {}),
+      ...(identity_translation.length > 0 ? { identity_translation } : {}),
+      ...(attestation ? { attestation } : {}),
+    };
+  }
+
+  /**
+   * `attestation:` — the attestation module's own config keys (its provider does the rest of the checking
+   * at start-up), plus the headers and the nonce endpoint path of this segment.
+   */
+  private attestation(val: unknown, path: Path): SegmentAttestation | undefined {
+    const o = this.obj(val, path, [
+      "verifiers",
+      "background_check",
+      "require_nonce",
+      "nonce_ttl_s",
+      "nonce_path",
+      "result_header",
+      "evidence_header",
+    ]);
+    if (!o) return undefined;
+    const before = this.issues.length;
+    const verifiers: TrustedVerifierConfig[] = [];
+    if (this.present(o, "verifiers", path, true)) {
+      const list = o.verifiers;
+      if (!Array.isArray(list) || list.length === 0) {
+        this.err([...path, "verifiers"], `must be a non-empty list, got ${describe(list)}`);
+      } else {
+        list.forEach((it, i) => {
+          const v = this.trustedVerifier(it, [...path, "verifiers", i]);
+          if (!v) return;
+          if (verifiers.some((x) => x.name === v.name)) {
+            this.err([...path, "verifiers", i, "name"], `duplicate verifier name "${v.name}"`);
+          }
+          verifiers.push(v);
+        });
+      }
+    }
+    let background_check: SegmentAttestation["background_check"];
+    if ("background_check" in o) {
+      const p = [...path, "background_check"];
+      const b = this.obj(o.background_check, p, [
+        "verifier",
+        "url",
+        "media_type",
+        "timeout_ms",
+        "max_concurrent",
+        "nonce_size",
+        "ca_file",
+      ]);
+      if (b) {
+        const verifier = this.str(b, "verifier", p, { required: true });
+        if (verifier !== undefined && Array.isArray(o.verifiers) && !verifiers.some((v) => v.name === verifier)) {
+          this.err([...p, "verifier"], `must name an entry of attestation.verifiers, got ${JSON.stringify(verifier)}`);
+        }
+        const url = this.url(b, "url", p, { required: true, schemes: ["https"], httpOnLoopback: true, bare: true });
+        const media_type = this.str(b, "media_type", p, {
+          pattern: MEDIA_TYPE,
+          what: "a media type like application/vnd.example+jwt",
+        });
+        const timeout_ms = this.int(b, "timeout_ms", p, 1, 60_000, DEFAULTS.attestation_timeout_ms);
+        const max_concurrent = "max_concurrent" in b ? this.int(b, "max_concurrent", p, 1, 1024, 32) : undefined;
+        const nonce_size = "nonce_size" in b ? this.int(b, "nonce_size", p, 8, 64, 32) : undefined;
+        const ca_file = this.path(b, "ca_file", p, false);
+        if (verifier !== undefined && url !== undefined) {
+          background_check = {
+            verifier,
+            url,
+            timeout_ms,
+            ...(media_type !== undefined ? { media_type } : {}),
+            ...(max_concurrent !== undefined ? { max_concurrent } : {}),
+            ...(nonce_size !== undefined ? { nonce_size } : {}),
+            ...(ca_file !== undefined ? { ca_file } : {}),
+          };
+        }
+      }
+    }
+    const require_nonce = this.bool(o, "require_nonce", path);
+    const nonce_ttl_s = this.int(o, "nonce_ttl_s", path, 1, 3600, DEFAULTS.attestation_nonce_ttl_s);
+    const nonce_path =
+      this.str(o, "nonce_path", path, {
+        pattern: NONCE_PATH,
+        what: "an absolute path of plain segments, like /.well-known/portcullis/attestation-nonce",
+      }) ?? DEFAULTS.attestation_nonce_path;
+    if (nonce_path === "/.well-known/oauth-protected-resource") {
+      this.err([...path, "nonce_path"], "is the protected resource metadata path");
+    }
+    const header = (key: string, def: string): string =>
+      (this.str(o, key, path, { pattern: HEADER_NAME, what: "an HTTP header name" }) ?? def).toLowerCase();
+    const result_header = header("result_header", DEFAULTS.attestation_result_header);
+    const evidence_header = header("evidence_header", DEFAULTS.attestation_evidence_header);
+    if (result_header === evidence_header) {
+      this.err([...path, "evidence_header"], "must differ from result_header");
+    }
+    if (this.issues.length > before) return undefined;
+    return {
+      verifiers,
+      ...(background_check ? { background_check } : {}),
+      ...(require_nonce !== undefined ? { require_nonce } : {}),
+      nonce_ttl_s,
+      nonce_path,
+      result_header,
+      evidence_header,
+    };
+  }
+
+  /** One `attestation.verifiers` entry: whose signed results count, and how fresh they must be. */
+  private trustedVerifier(val: unknown, p: Path): TrustedVerifierConfig | undefined {
+    const v = this.obj(val, p, [
+      "name",
+      "jwks_file",
+      "jwks_url",
+      "algorithms",
+      "profiles",
+      "developers",
+      "max_age_s",
+      "clock_skew_s",
+      "timeout_ms",
+    ]);
+    if (!v) return undefined;
+    const before = this.issues.length;
+    const name = this.str(v, "name", p, {
+      required: true,
+      pattern: VERIFIER_NAME,
+      what: "letters, digits, . _ - (up to 64)",
+    });
+    if ("jwks_file" in v === "jwks_url" in v) this.err(p, "needs exactly one of jwks_file or jwks_url");
+    const jwks_file = this.path(v, "jwks_file", p, false);
+    const jwks_url = this.url(v, "jwks_url", p, { schemes: ["https"], httpOnLoopback: true });
+    // HMAC and `none` are not on the list: a verifier's public key must not be able to forge its results.
+    const algorithms = this.strList(v, "algorithms", p, { oneOf: EAR_ALGORITHMS });
+    const profiles = this.strList(v, "profiles", p);
+    profiles?.forEach((pr, i) => {
+      if (resolveProfile(pr) === undefined) {
+        const at = Array.isArray(v.profiles) ? [...p, "profiles", i] : [...p, "profiles"];
+        this.err(at, `unknown EAR profile ${JSON.stringify(pr)}; known: draft, veraison or their URIs`);
+      }
+    });
+    const developers = this.strList(v, "developers", p);
+    const max_age_s = this.int(v, "max_age_s", p, 1, 86_400, EAR_DEFAULTS.max_age_s);
+    const clock_skew_s = this.int(v, "clock_skew_s", p, 0, 300, EAR_DEFAULTS.clock_skew_s);
+    const timeout_ms = "timeout_ms" in v ? this.int(v, "timeout_ms", p, 1, 60_000, 3000) : undefined;
+    if (name === undefined || this.issues.length > before) return undefined;
+    return {
+      name,
+      ...(jwks_file !== undefined ? { jwks_file } : {}),
+      ...(jwks_url !== undefined ? { jwks_url } : {}),
+      ...(algorithms !== undefined ? { algorithms } : {}),
+      ...(profiles !== undefined ? { profiles } : {}),
+      ...(developers !== undefined ? { developers } : {}),
+      max_age_s,
+      clock_skew_s,
+      ...(timeout_ms !== undefined ? { timeout_ms } : {}),
+    };
   }
 
   private tls(val: unknown, path: Path): SegmentTls | undefined {
-    const o = this.obj(val, path, ["cert", "key", "client_ca", "client_auth", "trust_domains"]);
+    const o = this.obj(val, path, [
+      "cert",
+      "key",
+      "client_ca",
+      "client_auth",
+      "trust_domains",
+      "trust_bundles",
+    ]);
     if (!o) return undefined;
     const cert = this.path(o, "cert", path, true);
     const key = this.path(o, "key", path, true);
     const client_auth = (this.str(o, "client_auth", path, { oneOf: ["require", "optional", "none"] }) ??
       DEFAULTS.client_auth) as ClientAuth;
     // Without a bundle no client certificate can be verified, so mTLS would be a promise we cannot keep.
-    const client_ca = this.paths(o, "client_ca", path, client_auth !== "none") ?? [];
+    const needCa = client_auth !== "none" && !("trust_bundles" in o);
+    const client_ca = this.paths(o, "client_ca", path, needCa) ?? [];
     const trust_domains =
       this.strList(o, "trust_domains", path, {
         pattern: TRUST_DOMAIN,
         what: "a trust domain name (a-z 0-9 . - _)",
       }) ?? [];
-    if (!cert || !key) return undefined;
-    return { cert, key, client_ca, client_auth, trust_domains };
+    const trust_bundles = "trust_bundles" in o ? this.trustBundles(o.trust_bundles, path, trust_domains) : {};
+    if (!cert || !key || !trust_bundles) return undefined;
+    const bundles = Object.keys(trust_bundles).length > 0 ? { trust_bundles } : {};
+    return { cert, key, client_ca, client_auth, trust_domains, ...bundles };
+  }
+
+  /** `tls.trust_bundles`: trust domain → CA file(s); SPIFFE makes a bundle authoritative for its domain only. */
+  private trustBundles(
+    val: unknown,
+    tlsPath: Path,
+    allowList: readonly string[],
+  ): Record<string, string[]> | undefined {
+    const path = [...tlsPath, "trust_bundles"];
+    if (typeof val !== "object" || val === null || Array.isArray(val) || Object.keys(val).length === 0) {
+      this.err(path, `must be a non-empty mapping of trust domain to CA file(s), got ${describe(val)}`);
+      return undefined;
+    }
+    const o = val as Obj;
+    // No prototype: a trust domain named like an Object.prototype member must not alias one.
+    const out = Object.create(null) as Record<string, string[]>;
+    let ok = true;
+    for (const td of Object.keys(o)) {
+      if (!TRUST_DOMAIN.test(td) || td === "__proto__") {
+        this.err([...path, td], "must be keyed by a trust domain name (a-z 0-9 . - _)");
+        ok = false;
+        continue;
+      }
+      if (allowList.length > 0 && !allowList.includes(td)) {
+        this.err(
+          [...path, td],
+          "trust domain is not listed in tls.trust_domains, so its bundle is never used",
+        );
+        ok = false;
+      }
+      const files = this.paths(o, td, path, true);
+      if (files === undefined) ok = false;
+      else out[td] = files;
+    }
+    return ok ? out : undefined;
   }
 
   private authExpr(val: unknown, path: Path, methods: Set<string>, depth: number): AuthExpr | undefined {
@@ -553,6 +804,7 @@ class Validator {
             "client_secret_file",
             "timeout_ms",
             "cache_ttl_s",
+            "issuer",
           ]);
           if (!b) break;
           const endpoint = this.url(b, "endpoint", p, {
@@ -564,8 +816,10 @@ class Validator {
           const client_secret_file = this.path(b, "client_secret_file", p, true);
           const timeout_ms = this.int(b, "timeout_ms", p, 1, 60_000, DEFAULTS.introspection_timeout_ms);
           const cache_ttl_s = this.int(b, "cache_ttl_s", p, 0, 3600, DEFAULTS.introspection_cache_ttl_s);
+          const issuer = this.url(b, "issuer", p, { schemes: ["https"], httpOnLoopback: true });
           if (endpoint && client_id && client_secret_file) {
             out.introspection = { endpoint, client_id, client_secret_file, timeout_ms, cache_ttl_s };
+            if (issuer !== undefined) out.introspection.issuer = issuer;
           }
           break;
         }
@@ -617,9 +871,74 @@ class Validator {
           if (audience) out.jwt_assertion = { issuers, audience, algorithms, clock_skew_s };
           break;
         }
+        case "session": {
+          const b = this.obj(o.session, p, [
+            "cookie",
+            "issuer",
+            "audience",
+            "jwks_uri",
+            "jwks_file",
+            "algorithms",
+            "clock_skew_s",
+            "max_cookie_bytes",
+            "allowed_origins",
+          ]);
+          if (!b) break;
+          const cookie =
+            this.str(b, "cookie", p, { pattern: HEADER_NAME, what: "a cookie name (an RFC 6265 token)" }) ??
+            DEFAULTS.session_cookie;
+          const issuer = this.url(b, "issuer", p, {
+            required: true,
+            schemes: ["https"],
+            httpOnLoopback: true,
+          });
+          const audience = this.str(b, "audience", p, { required: true });
+          const keys = this.keySource(b, p);
+          if ("jwks_uri" in b && "jwks_file" in b) this.err(p, "jwks_uri and jwks_file exclude each other");
+          const algorithms = this.algorithms(b, p);
+          const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
+          const max_cookie_bytes = this.int(b, "max_cookie_bytes", p, 256, 8192, DEFAULTS.max_cookie_bytes);
+          const allowed_origins = this.origins(b, "allowed_origins", p);
+          if (issuer && audience) {
+            out.session = {
+              cookie,
+              issuer,
+              audience,
+              ...keys,
+              algorithms,
+              clock_skew_s,
+              max_cookie_bytes,
+              allowed_origins,
+            };
+          }
+          break;
+        }
       }
     }
     return this.issues.length === before ? out : undefined;
+  }
+
+  /** Browser origins (`https://host[:port]`, nothing else), as a page's `Origin` header spells them. */
+  private origins(o: Obj, key: string, path: Path): string[] {
+    const list = this.strList(o, key, path) ?? [];
+    return list.filter((s, i) => {
+      let u: URL | undefined;
+      try {
+        u = new URL(s);
+      } catch {
+        u = undefined;
+      }
+      const okScheme = u && (u.protocol === "https:" || (u.protocol === "http:" && isLoopback(u.hostname)));
+      if (!u || !okScheme || u.origin !== s) {
+        const p = Array.isArray(o[key]) ? [...path, key, i] : [...path, key];
+        this.err(
+          p,
+          `must be an origin like https://app.example (no path or slash), got ${JSON.stringify(s)}`,
+        );
+        return false;
+      }
+      return true;
+    });
   }
 
   private keySource(o: Obj, path: Path): { jwks_uri?: string; jwks_file?: string } {
@@ -652,7 +971,14 @@ class Validator {
     const rules: CallerTypeRule[] = [];
     o.caller_types.forEach((r, i) => {
       const rp = [...p, i];
-      const conditions = ["spiffe_path", "trust_domain", "client_id", "claims", "browser_session"];
+      const conditions = [
+        "spiffe_path",
+        "trust_domain",
+        "client_id",
+        "claims",
+        "browser_session",
+        "delegated",
+      ];
       const ro = this.obj(r, rp, ["type", ...conditions]);
       if (!ro) return;
       const type = this.str(ro, "type", rp, {
@@ -670,6 +996,7 @@ class Validator {
       });
       const client_id = this.str(ro, "client_id", rp);
       const browser_session = this.bool(ro, "browser_session", rp);
+      const delegated = this.bool(ro, "delegated", rp);
       let claims: CallerTypeRule["claims"];
       if ("claims" in ro) {
         const co = this.obj(ro.claims, [...rp, "claims"], Object.keys((ro.claims as Obj | null) ?? {}));
@@ -692,10 +1019,124 @@ class Validator {
           ...(client_id !== undefined ? { client_id } : {}),
           ...(claims !== undefined ? { claims } : {}),
           ...(browser_session !== undefined ? { browser_session } : {}),
+          ...(delegated !== undefined ? { delegated } : {}),
         });
       }
     });
     return this.issues.length === before ? rules : undefined;
+  }
+
+  /** `identity_translation`: pattern rules and map files, in order. */
+  private identityTranslation(o: Obj, path: Path): TranslationRule[] | undefined {
+    if (!this.present(o, "identity_translation", path, false)) return [];
+    const p = [...path, "identity_translation"];
+    const list = o.identity_translation;
+    if (!Array.isArray(list)) {
+      this.err(p, `must be a list, got ${describe(list)}`);
+      return undefined;
+    }
+    const before = this.issues.length;
+    const rules: TranslationRule[] = [];
+    list.forEach((r, i) => {
+      const rp = [...p, i];
+      const ro = this.obj(r, rp, ["pattern", "local_id", "map_file", "trust_domain"]);
+      if (!ro) return;
+      const trust_domain = this.str(ro, "trust_domain", rp, {
+        pattern: TRUST_DOMAIN,
+        what: "a trust domain name (a-z 0-9 . - _)",
+      });
+      if ("pattern" in ro === "map_file" in ro) {
+        this.err(rp, "needs exactly one of pattern (with local_id) or map_file");
+        return;
+      }
+      if ("map_file" in ro) {
+        if ("local_id" in ro) {
+          this.err([...rp, "local_id"], "only with pattern; a map file names each local ID");
+        }
+        const map_file = this.path(ro, "map_file", rp, true);
+        const ids = map_file !== undefined ? this.idMap(map_file, trust_domain) : undefined;
+        if (map_file !== undefined && ids) {
+          rules.push({ map_file, ...(trust_domain !== undefined ? { trust_domain } : {}), ids });
+        }
+        return;
+      }
+      const pattern = this.str(ro, "pattern", rp, { required: true });
+      const local_id = this.str(ro, "local_id", rp, { required: true });
+      if (pattern === undefined || local_id === undefined) return;
+      let td: string;
+      try {
+        td = compilePattern(pattern, local_id).trustDomain;
+      } catch (e) {
+        const msg = (e as Error).message;
+        this.err([...rp, msg.startsWith("local_id") ? "local_id" : "pattern"], msg);
+        return;
+      }
+      if (trust_domain !== undefined && trust_domain !== td) {
+        this.err([...rp, "trust_domain"], `must be the pattern's trust domain ${td}, got ${trust_domain}`);
+        return;
+      }
+      rules.push({ pattern, local_id, trust_domain: td });
+    });
+    return this.issues.length === before ? rules : undefined;
+  }
+
+  /**
+   * A map file: a YAML mapping of workload ID → local ID. Its errors name the map file, the ID and the
+   * line. Read now so a typo fails start-up, not a request; a missing file is already reported by path().
+   */
+  private idMap(file: string, trustDomain: string | undefined): Record<string, string> | undefined {
+    // No prototype: an ID can never alias an Object.prototype member in a lookup.
+    const ids = Object.create(null) as Record<string, string>;
+    if (!existsSync(file)) return this.checkFiles ? undefined : ids;
+    const lc = new LineCounter();
+    const issue = (path: Path, message: string, pos?: number) => {
+      const i: ConfigIssue = { file, path: formatPath(path), message };
+      if (pos !== undefined) Object.assign(i, lc.linePos(pos));
+      this.issues.push(i);
+    };
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      issue([], `cannot read: ${(e as Error).message}`);
+      return undefined;
+    }
+    const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) issue([], e.message.split("\n")[0]!, e.pos[0]);
+      return undefined;
+    }
+    if (!isMap(doc.contents)) {
+      issue(
+        [],
+        "must be a mapping of workload ID (spiffe://… or wimse://…) to local ID",
+        doc.contents?.range?.[0],
+      );
+      return undefined;
+    }
+    let ok = true;
+    for (const pair of doc.contents.items) {
+      const k = isScalar(pair.key) ? pair.key.value : undefined;
+      const v = isScalar(pair.value) ? pair.value.value : undefined;
+      const pos = isNode(pair.key) ? pair.key.range?.[0] : undefined;
+      const key = typeof k === "string" ? k : String(k);
+      const id = typeof k === "string" ? parseWorkloadId(k) : undefined;
+      if (!id || id.segments.length === 0) {
+        issue([key], "must be a workload ID with a path (spiffe://<trust-domain>/<path> or wimse://…)", pos);
+        ok = false;
+      } else if (trustDomain !== undefined && id.trustDomain !== trustDomain) {
+        issue([key], `is not in trust domain ${trustDomain}`, pos);
+        ok = false;
+      }
+      // eslint-disable-next-line no-control-regex
+      if (typeof v !== "string" || v === "" || /[\x00-\x1f\x7f]/.test(v)) {
+        issue([key], `must map to a non-empty string without control characters, got ${describe(v)}`, pos);
+        ok = false;
+      } else if (typeof k === "string") {
+        ids[k] = v;
+      }
+    }
+    return ok ? ids : undefined;
   }
 
   private limits(o: Obj, path: Path): Limits {

@@ -1,6 +1,9 @@
 // The shape of `portcullis serve --config FILE` after validation: defaults
 // filled, file paths absolute. Key names follow the YAML exactly.
 
+import type { AttestationConfig } from "../../attestation/config.js";
+import type { DecisionLogConfig } from "../../pdp/decision_log/index.js";
+
 export type ClientAuth = "require" | "optional" | "none";
 
 /** `authentication`: a method name, or `any`/`all` of sub-expressions. */
@@ -12,6 +15,8 @@ export interface Config {
   pdp: { policies: string; entrypoint: string };
   cache: { redis?: string; ttl_s: number; max_entries: number };
   segments: Segment[];
+  /** One event per policy decision (docs/decision-logs.md); absent = off, as in OPA. */
+  decision_logs?: DecisionLogConfig;
 }
 
 export interface Segment {
@@ -26,7 +31,50 @@ export interface Segment {
   authenticators: Authenticators;
   caller_types: CallerTypeRule[];
   limits: Limits;
+  /**
+   * This segment's own trust domain: workload IDs in it are local and become `input.authn.local_id` as
+   * they are. Unset: the only entry of `tls.trust_domains`, if there is exactly one.
+   */
+  local_trust_domain?: string;
+  /** Foreign workload IDs → local IDs (`input.authn.local_id`); first matching rule wins. */
+  identity_translation?: TranslationRule[];
+  /** Attestation results as policy input (docs/attestation.md); absent: `input.attestation` is `none`. */
+  attestation?: SegmentAttestation;
 }
+
+/**
+ * `attestation:` — the attestation module's own config (trusted verifiers, background check, nonces) plus
+ * where this segment's requests carry results and evidence, and where agents fetch nonces.
+ */
+export interface SegmentAttestation extends AttestationConfig {
+  /** Request header of a passport EAR (lower case); default `attestation-result`. */
+  result_header: string;
+  /** Request header of background-check evidence (lower case); default `attestation-evidence`. */
+  evidence_header: string;
+  /** Path of the nonce endpoint; default `/.well-known/portcullis/attestation-nonce`. */
+  nonce_path: string;
+}
+
+/** `{ pattern, local_id }`: `*` captures one path segment, a final `**` one or more, as {1}, {2}, … */
+export interface PatternTranslation {
+  /** `spiffe://<trust-domain>/<path>` or `wimse://…`; the trust domain is literal (no wildcards). */
+  pattern: string;
+  /** Template: literal text and `{N}` for the N-th wildcard of `pattern`. */
+  local_id: string;
+  /** The pattern's trust domain. */
+  trust_domain: string;
+}
+
+/** `{ map_file }`: exact workload ID → local ID, read and validated when the config is loaded. */
+export interface MapTranslation {
+  map_file: string;
+  /** When set, every ID in the file must be in this trust domain. */
+  trust_domain?: string;
+  /** The file's entries (a null-prototype record). */
+  ids: Record<string, string>;
+}
+
+export type TranslationRule = PatternTranslation | MapTranslation;
 
 export interface SegmentTls {
   cert: string;
@@ -36,6 +84,11 @@ export interface SegmentTls {
   client_auth: ClientAuth;
   /** Trust domains whose SVIDs are accepted; empty = any trust domain chained to a bundle. */
   trust_domains: string[];
+  /**
+   * SPIFFE trust bundles: trust domain → PEM files of its CA certificates. An SVID must chain to the
+   * bundle of the trust domain in its own ID; `client_ca` then only anchors domains without an entry here.
+   */
+  trust_bundles?: Record<string, string[]>;
 }
 
 export interface Limits {
@@ -59,6 +112,8 @@ export interface IntrospectionConfig {
   client_secret_file: string;
   timeout_ms: number;
   cache_ttl_s: number;
+  /** If set, an answer's `iss` must equal it; also listed in the RFC 9728 metadata. */
+  issuer?: string;
 }
 
 export interface ApiKeyConfig {
@@ -89,6 +144,20 @@ export interface JwtAssertionConfig {
   clock_skew_s: number;
 }
 
+export interface SessionConfig {
+  /** Cookie carrying the session JWT; default `__Host-portcullis-session`. */
+  cookie: string;
+  issuer: string;
+  audience: string;
+  jwks_uri?: string;
+  jwks_file?: string;
+  algorithms: string[];
+  clock_skew_s: number;
+  max_cookie_bytes: number;
+  /** Origins besides the gateway's own allowed to send state-changing requests with the cookie (CSRF). */
+  allowed_origins: string[];
+}
+
 export interface Authenticators {
   bearer?: BearerConfig;
   introspection?: IntrospectionConfig;
@@ -96,6 +165,7 @@ export interface Authenticators {
   basic?: BasicConfig;
   psk?: PskConfig;
   jwt_assertion?: JwtAssertionConfig;
+  session?: SessionConfig;
 }
 
 /** First matching rule wins; every condition given must hold. */
@@ -107,7 +177,10 @@ export interface CallerTypeRule {
   client_id?: string;
   /** Token claims that must equal the given values. */
   claims?: Record<string, string | number | boolean>;
+  /** `true`: the `session` authenticator succeeded (a human in a browser); `false`: it did not. */
   browser_session?: boolean;
+  /** `true`: a verified token carries an RFC 8693 `act` claim (someone acts for the subject). */
+  delegated?: boolean;
 }
 
 /** One problem in a config file. `path` is like `segments[0].tls.client_auth` ("" for the whole file). */

@@ -65,6 +65,8 @@ function validity(o: ValidityOptions, lifetimeMs: number): { notBefore: Date; no
 export interface CAOptions extends ValidityOptions {
   trustDomain: string;
   commonName?: string;
+  /** basicConstraints pathLenConstraint: how many intermediate CAs may sit below this one (default 0). */
+  pathLength?: number;
 }
 
 /** Creates a self-signed EC P-256 CA for a trust domain (valid 1 year by default). */
@@ -79,10 +81,37 @@ export async function createCA(o: CAOptions): Promise<Issued> {
     signingAlgorithm: EC,
     ...validity(o, 365 * DAY),
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, o.pathLength ?? 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       // A SPIFFE signing certificate may carry the trust domain's ID (no path).
+      new x509.SubjectAlternativeNameExtension([{ type: "url", value: id.id }]),
+    ],
+  });
+  return finish(cert, keys);
+}
+
+/**
+ * Issues an intermediate signing CA below `parent` (which needs `pathLength` ≥ 1) for a trust domain.
+ * SVIDs it issues chain to `parent` only when the client also presents this certificate.
+ */
+export async function createIntermediateCA(parent: Issued, o: CAOptions): Promise<Issued> {
+  const id = parseSpiffeId(`spiffe://${o.trustDomain}`);
+  if (typeof id === "string") throw new Error(id);
+  const keys = await generateKeys();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: [{ CN: [o.commonName ?? `Portcullis dev intermediate CA ${o.trustDomain}`] }],
+    issuer: parent.cert.subjectName,
+    publicKey: keys.publicKey,
+    signingKey: parent.keys.privateKey,
+    signingAlgorithm: EC,
+    ...validity(o, 180 * DAY),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, o.pathLength ?? 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(parent.keys.publicKey),
       new x509.SubjectAlternativeNameExtension([{ type: "url", value: id.id }]),
     ],
   });

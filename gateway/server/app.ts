@@ -5,20 +5,33 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Agent } from "node:http";
 import type { TLSSocket } from "node:tls";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { createProxyMiddleware } from "http-proxy-middleware";
+import {
+  createProxyMiddleware,
+  debugProxyErrorsPlugin,
+  proxyEventsPlugin,
+  type Plugin,
+} from "http-proxy-middleware";
 import { AuthnCombiner } from "../authn/combine.js";
-import { BearerAuthenticator } from "../authn/bearer.js";
-import { MtlsAuthenticator } from "../authn/mtls.js";
-import type { Authenticator } from "../authn/types.js";
 import { challengeFor } from "../authn/www_authenticate.js";
 import type { Segment } from "../config/index.js";
+import { bodyLimitPlugin } from "../http/body_limit.js";
 import { errorResponse } from "../http/errors.js";
 import { forwardedHeaders, policyHeaders, sanitizeRequestHeaders } from "../http/headers.js";
 import { checkRequestHead, resolveLimits } from "../http/limits.js";
 import { normalizePath } from "../http/path.js";
-import { enforce, type Pdp } from "./enforce.js";
+import { requestSpan } from "../telemetry/index.js";
+import {
+  basicChallenge,
+  buildAuthenticators,
+  stripGatewayCredentials,
+  tokenIssuers,
+} from "./authenticators.js";
+import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js";
+import { decisionContext, enforce, type Pdp } from "./enforce.js";
 import { buildInput, callerType } from "./input.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
+import { compileTranslation } from "./translate.js";
+import { proxyUpgrade, upgradeOf } from "./upgrade.js";
 
 export const METADATA_PATH = "/.well-known/oauth-protected-resource";
 
@@ -30,31 +43,8 @@ export interface AppOptions {
   segment: Segment;
   pdp: Pdp;
   log?: Logger;
-}
-
-/** The authenticators the segment's config names; ones not wired into the server yet fail start-up. */
-export function buildAuthenticators(segment: Segment): Authenticator[] {
-  const out: Authenticator[] = [];
-  if (segment.tls.client_auth !== "none") out.push(new MtlsAuthenticator());
-  const a = segment.authenticators;
-  if (a.bearer) {
-    out.push(
-      new BearerAuthenticator({
-        issuer: a.bearer.issuer,
-        audience: a.bearer.audience[0],
-        jwks_file: a.bearer.jwks_file,
-        jwks_uri: a.bearer.jwks_uri,
-        algorithms: a.bearer.algorithms,
-        clock_skew_s: a.bearer.clock_skew_s,
-        max_token_bytes: a.bearer.max_token_bytes,
-      }),
-    );
-  }
-  for (const name of ["introspection", "api_key", "basic", "psk", "jwt_assertion"] as const) {
-    if (a[name])
-      throw new Error(`segment ${segment.name}: authenticator ${name} is not supported by serve yet`);
-  }
-  return out;
+  /** Told every policy decision, allowed or denied (decision logs: PepDecisionLog.hook); must not throw. */
+  onDecision?: DecisionHook;
 }
 
 function send(res: Response, status: number, headers: Record<string, string>, body: string): void {
@@ -71,6 +61,7 @@ export function createSegmentApp(o: AppOptions): Express {
   const { segment, pdp } = o;
   const log: Logger = o.log ?? ((e) => console.error(JSON.stringify(e)));
   const combiner = new AuthnCombiner(segment.authentication, buildAuthenticators(segment));
+  const translate = compileTranslation(segment);
   const limits = resolveLimits({
     maxHeaderBytes: segment.limits.max_header_bytes,
     maxBodyBytes: segment.limits.max_body_bytes,
@@ -78,7 +69,8 @@ export function createSegmentApp(o: AppOptions): Express {
   const origin = `https://${segment.host.includes(":") ? `[${segment.host}]` : segment.host}:${segment.port}`;
   const realm = segment.name;
   const resourceMetadata = `${origin}${METADATA_PATH}`;
-  const issuers = segment.authenticators.bearer ? [segment.authenticators.bearer.issuer] : [];
+  const issuers = tokenIssuers(segment);
+  const extraChallenge = basicChallenge(segment);
 
   const app = express();
   app.disable("x-powered-by");
@@ -94,15 +86,19 @@ export function createSegmentApp(o: AppOptions): Express {
   });
 
   async function gate(req: Request, res: Response, next: NextFunction): Promise<void> {
+    // Undefined unless tracing is on (gateway/telemetry); the span ends by itself when `res` closes.
+    const span = requestSpan(req, res, segment.name);
     let target;
     try {
       checkRequestHead(req, limits);
       target = normalizePath(req.url);
     } catch (e) {
       const r = errorResponse(e);
+      span?.deny("request", r.body);
       send(res, r.status, r.headers, r.body);
       return;
     }
+    span?.record({ path: target.path });
     if (target.path === METADATA_PATH && (req.method === "GET" || req.method === "HEAD")) {
       // RFC 9728 §3: public by design, so clients can discover how to get a token before they have one.
       res.status(200).json({
@@ -117,16 +113,18 @@ export function createSegmentApp(o: AppOptions): Express {
     const socket = req.socket as TLSSocket;
     let peer: VerifiedPeer | undefined;
     if (segment.tls.client_auth !== "none") {
-      const p = peerFromSocket(socket, segment.tls.trust_domains);
+      const p = peerFromSocket(socket);
       if (typeof p === "string") {
-        // `require` already refused unverified chains in the handshake; what is left is a non-SVID leaf.
+        // `require` refused non-SVIDs in the handshake; what is left expired or lost its anchor since.
         if (segment.tls.client_auth === "require") {
           log({ segment: segment.name, event: "peer_rejected", reason: p });
+          span?.deny("peer", undefined, p);
           socket.destroy();
           return;
         }
       } else {
         peer = p;
+        span?.record({ peerSpiffeId: p.facts.spiffeId });
       }
     }
 
@@ -142,7 +140,11 @@ export function createSegmentApp(o: AppOptions): Express {
         "content-type": "application/json",
         "cache-control": "no-store",
       };
-      if (c.wwwAuthenticate) headers["www-authenticate"] = c.wwwAuthenticate;
+      if (c.wwwAuthenticate) {
+        headers["www-authenticate"] = extraChallenge
+          ? `${c.wwwAuthenticate}, ${extraChallenge}`
+          : c.wwwAuthenticate;
+      }
       if (c.status === 503) headers["retry-after"] = "5";
       // RFC 6750 §3.1: no error code when the request carried no credentials; the body only says why.
       const body = c.body ?? { error: "unauthorized", error_description: "authentication required" };
@@ -152,14 +154,17 @@ export function createSegmentApp(o: AppOptions): Express {
         code: authn.error.code,
         cause: String(authn.error.cause ?? ""),
       });
+      span?.deny("authn", body, authn.error.code);
       send(res, c.status, headers, JSON.stringify(body));
       return;
     }
 
-    const caller = callerType(segment.caller_types, peer, authn.identity);
+    const caller = callerType(segment.caller_types, peer, authn);
+    span?.record({ authnMethods: authn.methods, callerType: caller.type });
     const input = buildInput({
       segment: segment.name,
       method: req.method,
+      upgrade: upgradeOf(req),
       host: req.headers.host,
       headers: policyHeaders(req.headersDistinct),
       target,
@@ -167,8 +172,23 @@ export function createSegmentApp(o: AppOptions): Express {
       peer,
       authn,
       caller,
+      localId: translate(authn.identity.subject),
     });
-    const verdict = enforce(pdp, input, { realm, resourceMetadata });
+    // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
+    const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
+    const decided = enforce(pdp, input, { realm, resourceMetadata, context: decisionContext(authn, peer) });
+    // An in-process policy or a cache hit answers synchronously: no microtask hop for those.
+    const verdict = decided instanceof Promise ? await decided : decided;
+    if (o.onDecision) {
+      const decisionId = o.onDecision({
+        input,
+        allowed: verdict.kind === "allow",
+        ...(verdict.kind === "deny" ? { status: verdict.status, reason: verdict.log } : {}),
+        durationNs: Number(process.hrtime.bigint() - decidedFrom),
+        requestedBy: requestedBy(socket.remoteAddress, socket.remotePort),
+      });
+      if (decisionId !== undefined) span?.record({ decisionId });
+    }
     if (verdict.kind === "deny") {
       log({
         segment: segment.name,
@@ -177,31 +197,40 @@ export function createSegmentApp(o: AppOptions): Express {
         subject: authn.identity.subject,
         reason: verdict.log,
       });
+      span?.deny("policy", verdict.body, verdict.log);
       send(res, verdict.status, verdict.headers, verdict.body);
       return;
     }
 
     let outbound;
     try {
-      outbound = {
+      // Filled into the fresh sanitized map in order, later wins (half the cost of spreading into a new one).
+      outbound = Object.assign(
         // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
-        ...sanitizeRequestHeaders(req.headers),
-        ...forwardedHeaders({
+        stripGatewayCredentials(
+          segment,
+          sanitizeRequestHeaders(req.headers, { allowWebSocketUpgrade: upgradeOf(req) !== undefined }),
+        ),
+        forwardedHeaders({
           remoteAddress: socket.remoteAddress ?? "",
           localPort: socket.localPort ?? segment.port,
           encrypted: true,
           host: req.headers.host,
         }),
-        ...verdict.headers,
+        verdict.headers,
         // Last, so neither the client nor a policy header can replace the verified identity.
-        "x-portcullis-subject": authn.identity.subject,
-        "x-portcullis-caller-type": caller.type,
-      };
+        {
+          "x-portcullis-subject": authn.identity.subject,
+          "x-portcullis-caller-type": caller.type,
+        },
+      );
     } catch (e) {
       const r = errorResponse(e);
+      span?.deny("request", r.body);
       send(res, r.status, r.headers, r.body);
       return;
     }
+    span?.forward(outbound);
     // http-proxy copies `req.headers` to the upstream request: replacing it is what makes the stripping stick.
     req.headers = outbound as IncomingMessage["headers"];
     allowed.set(req, { upstreamTarget: target.upstreamTarget });
@@ -214,6 +243,17 @@ export function createSegmentApp(o: AppOptions): Express {
     xfwd: false,
     changeOrigin: false,
     ejectPlugins: true,
+    // Ejecting drops the stock plugins that register `on` and guard sockets: without them `on.error` never
+    // runs, an upstream outage throws out of http-proxy, and a client leaving an SSE stream leaves the
+    // upstream one open. (They are typed for node:http messages, which Express's extend.) The body limit
+    // bounds chunked bodies as they stream (body_limit.ts).
+    plugins: [
+      ...([debugProxyErrorsPlugin, proxyEventsPlugin] as unknown as Plugin<Request, Response>[]),
+      bodyLimitPlugin({
+        maxBytes: limits.maxBodyBytes,
+        log: (e) => log({ segment: segment.name, ...e }),
+      }),
+    ],
     // The normalised target, not `req.url`: the upstream must serve exactly what the policy decided on.
     pathRewrite: (_path, req) => allowed.get(req)?.upstreamTarget ?? "/",
     on: {
@@ -240,6 +280,8 @@ export function createSegmentApp(o: AppOptions): Express {
       );
       return;
     }
+    // An allowed WebSocket handshake (upgrade.ts) is handed to the proxy as a socket, not a request.
+    if (proxyUpgrade(req, proxy)) return;
     void proxy(req, res, next);
   });
   // Express's default error page would show a stack trace to the caller.

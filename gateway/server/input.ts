@@ -26,13 +26,39 @@ function spiffePath(id: string): string {
   return slash < 0 ? "" : rest.slice(slash);
 }
 
-/** First rule whose every condition holds; no match is type `unknown`, which no shipped policy allows. */
+/** The facts caller-type rules read: the verified peer and what authentication established. */
+export interface CallerFacts {
+  /** Methods that succeeded, as in `input.authn.methods`. */
+  methods: readonly string[];
+  /** The identity that names the caller (a token or session wins over mTLS). */
+  identity: Identity;
+  identities: Readonly<Record<string, Identity>>;
+}
+
+/** A token claim equals the rule's value, or is an array holding it (`amr: [pwd, hwk]` matches `hwk`). */
+function claimMatches(claims: Record<string, unknown>, key: string, want: unknown): boolean {
+  if (!Object.hasOwn(claims, key)) return false;
+  const have = claims[key];
+  return have === want || (Array.isArray(have) && have.includes(want));
+}
+
+/**
+ * First rule whose every condition holds; no match is type `unknown`, which no shipped policy allows.
+ * The reason lists every condition of the matching rule, so a decision log shows why a caller got its type.
+ */
 export function callerType(
   rules: readonly CallerTypeRule[],
   peer: VerifiedPeer | undefined,
-  identity: Identity | undefined,
+  authn: CallerFacts,
 ): Caller {
-  const claims = identity?.claims ?? {};
+  const ids = [authn.identity, ...authn.methods.map((m) => authn.identities[m])].filter(
+    (i): i is Identity => i !== undefined,
+  );
+  // The mTLS identity's claims are certificate facts, not token claims; `claims` rules never see them.
+  const claims = authn.identity === authn.identities.mtls ? {} : (authn.identity.claims ?? {});
+  const clientId = ids.find((i) => i.clientId !== undefined)?.clientId;
+  const delegated = ids.some((i) => typeof i.act === "object" && i.act !== null);
+  const browser = authn.methods.includes("session");
   for (const r of rules) {
     const reasons: string[] = [];
     if (r.spiffe_path !== undefined) {
@@ -45,15 +71,22 @@ export function callerType(
       reasons.push(`trust domain ${r.trust_domain}`);
     }
     if (r.client_id !== undefined) {
-      if (identity?.clientId !== r.client_id) continue;
+      if (clientId !== r.client_id) continue;
       reasons.push(`client_id ${r.client_id}`);
     }
-    if (r.claims !== undefined) {
-      if (!Object.entries(r.claims).every(([k, v]) => claims[k] === v)) continue;
-      reasons.push(`claims ${Object.keys(r.claims).sort().join(",")}`);
+    if (r.delegated !== undefined) {
+      if (delegated !== r.delegated) continue;
+      reasons.push(r.delegated ? "delegated (act claim)" : "not delegated");
     }
-    // Browser sessions are not implemented yet, so no request has one: a rule requiring one never matches.
-    if (r.browser_session === true) continue;
+    if (r.claims !== undefined) {
+      const entries = Object.entries(r.claims);
+      if (!entries.every(([k, v]) => claimMatches(claims, k, v))) continue;
+      reasons.push(...entries.map(([k, v]) => `claim ${k}=${String(v)}`));
+    }
+    if (r.browser_session !== undefined) {
+      if (browser !== r.browser_session) continue;
+      reasons.push(r.browser_session ? "browser session" : "no browser session");
+    }
     return { type: r.type, reason: reasons.join(" and ") || "default rule" };
   }
   return { type: "unknown", reason: "no caller type rule matched" };
@@ -84,6 +117,10 @@ export interface InputFacts {
   peer: VerifiedPeer | undefined;
   authn: Extract<CombinedResult, { ok: true }>;
   caller: Caller;
+  /** Set for a WebSocket handshake (upgrade.ts), so a policy can tell it from a plain GET. */
+  upgrade?: "websocket";
+  /** `input.authn.local_id` from identifier translation (translate.ts); absent for foreign subjects. */
+  localId?: string;
 }
 
 export function buildInput(f: InputFacts): Record<string, unknown> {
@@ -99,8 +136,13 @@ export function buildInput(f: InputFacts): Record<string, unknown> {
       query: f.target.query,
       remote_addr: f.remoteAddr,
       time_ns: Date.now() * 1_000_000,
+      ...(f.upgrade !== undefined ? { upgrade: f.upgrade } : {}),
     },
-    authn: { methods: f.authn.methods, subject: id.subject },
+    authn: {
+      methods: f.authn.methods,
+      subject: id.subject,
+      ...(f.localId !== undefined ? { local_id: f.localId } : {}),
+    },
     caller: f.caller,
     // The verifier is not wired yet; `none` lets the policy decide and can never be mistaken for affirming.
     attestation: { status: "none" },
@@ -123,6 +165,9 @@ export function buildInput(f: InputFacts): Record<string, unknown> {
         typeof cnf["x5t#S256"] === "string" ? "mtls" : typeof cnf.jkt === "string" ? "dpop" : "none",
     };
   }
+  const session = f.authn.identities.session;
+  // A browser session is not an OAuth token (no scopes, no client): its claims get their own member.
+  if (session) input.session = { claims: session.claims ?? {} };
   const d = delegation(tokenIdentity);
   if (d) input.delegation = d;
   return input;

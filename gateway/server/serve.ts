@@ -5,35 +5,101 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Config, Segment } from "../config/index.js";
 import { createSegmentApp, type Logger } from "./app.js";
-import type { Pdp } from "./enforce.js";
-import { peerFromSocket, tlsServerOptions } from "./tls.js";
+import { upgradeHandler } from "./upgrade.js";
+import {
+  createDecisionLogger,
+  PepDecisionLog,
+  type DecisionHook,
+  type DecisionLogger,
+} from "../../pdp/decision_log/index.js";
+import { pdpWithCache, type Pdp } from "./enforce.js";
+import { TlsReloader, type ReloadResult, type ReloadTrigger } from "./reload.js";
+import { listenerTlsOptions, loadTlsMaterial, verifyPeerAtHandshake } from "./tls.js";
+
+export type { ReloadResult } from "./reload.js";
+
+export interface SegmentOptions {
+  /** Reload cert, key and bundles when their files change (off by default; `portcullis serve` turns it on). */
+  watch?: boolean;
+  /** Quiet time after the last file event before reloading (default 250 ms). */
+  watchDebounceMs?: number;
+  /** Told every policy decision (decision logs; startGateway sets it from `decision_logs:`). */
+  onDecision?: DecisionHook;
+}
 
 export interface RunningSegment {
   segment: Segment;
   server: Server;
   /** The bound port (differs from the config's when it asked for port 0). */
   port: number;
-  /** Re-reads cert, key and trust bundles; new handshakes use them, open connections keep theirs. */
-  reload(): void;
+  /**
+   * Re-reads cert, key and trust bundles; new handshakes use them, open connections keep their TLS session.
+   * Invalid new material is refused (logged, and the previous material keeps serving); never throws.
+   */
+  reload(trigger?: ReloadTrigger): ReloadResult;
 }
 
 export interface RunningGateway {
   segments: RunningSegment[];
+  /** The PDP the segments decide with: the configured one behind the decision cache (`cache:`), if on. */
+  pdp: Pdp;
+  /** `reload()` of every segment (what SIGHUP does; a signal also reopens the decision-log file). */
+  reload(trigger?: ReloadTrigger): ReloadResult[];
+  /** The decision logger, when `decision_logs:` turned it on. */
+  decisionLog?: DecisionLogger;
   close(): Promise<void>;
 }
 
-export async function startSegment(segment: Segment, pdp: Pdp, log?: Logger): Promise<RunningSegment> {
-  const app = createSegmentApp({ segment, pdp, log });
+const defaultLog: Logger = (e) => console.error(JSON.stringify(e));
+
+export async function startSegment(
+  segment: Segment,
+  pdp: Pdp,
+  log?: Logger,
+  options: SegmentOptions = {},
+): Promise<RunningSegment> {
+  const logger = log ?? defaultLog;
+  const app = createSegmentApp({
+    segment,
+    pdp,
+    log,
+    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+  });
+  // Read and validated now, so a bad file fails start-up rather than the first handshake.
+  const initial = loadTlsMaterial(segment.tls);
   const server = createServer(
-    { ...tlsServerOptions(segment.tls), maxHeaderSize: Math.max(segment.limits.max_header_bytes, 1024) },
+    {
+      ...initial.context,
+      ...listenerTlsOptions(segment.tls),
+      maxHeaderSize: Math.max(segment.limits.max_header_bytes, 1024),
+    },
     app,
   );
-  if (segment.tls.client_auth === "require") {
-    // A chain-valid certificate that is not an SVID (a CA, two URI SANs, a foreign trust domain) is
-    // refused before any request is read from the connection.
-    server.on("secureConnection", (socket: TLSSocket) => {
-      const peer = peerFromSocket(socket, segment.tls.trust_domains);
-      if (typeof peer === "string") socket.destroy();
+  // WebSocket handshakes never reach Express by themselves; upgrade.ts runs them through the same app.
+  server.on("upgrade", upgradeHandler(app, { segment: segment.name, log: logger }));
+  const tls = new TlsReloader({
+    segment: segment.name,
+    tls: segment.tls,
+    initial,
+    apply: (m) => server.setSecureContext(m.context),
+    log: logger,
+  });
+  if (segment.tls.client_auth !== "none") {
+    // Every connection's peer is checked once, here, against the trust material of its handshake; the app
+    // reads the verdict. Under `require`, a chain node:tls accepted that is not an SVID of a configured
+    // trust domain anchored in that domain's own bundle is refused before any request is read: prepended,
+    // so this runs before node:https attaches its HTTP parser to the socket.
+    server.prependListener("secureConnection", (socket: TLSSocket) => {
+      const peer = verifyPeerAtHandshake(socket, tls);
+      if (typeof peer === "string" && segment.tls.client_auth === "require") {
+        logger({
+          segment: segment.name,
+          event: "peer_rejected",
+          reason: peer,
+          remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        });
+        socket.destroy();
+      }
     });
   }
   await new Promise<void>((resolve, reject) => {
@@ -43,25 +109,51 @@ export async function startSegment(segment: Segment, pdp: Pdp, log?: Logger): Pr
       resolve();
     });
   });
+  if (options.watch) tls.watch(options.watchDebounceMs);
+  server.on("close", () => tls.close());
   return {
     segment,
     server,
     port: (server.address() as AddressInfo).port,
-    reload: () => server.setSecureContext(tlsServerOptions(segment.tls)),
+    reload: (trigger = "api") => tls.reload(trigger),
   };
 }
 
-export async function startGateway(config: Config, pdp: Pdp, log?: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: Config,
+  pdp: Pdp,
+  log?: Logger,
+  options: SegmentOptions = {},
+): Promise<RunningGateway> {
   const segments: RunningSegment[] = [];
+  // Decision logs are off unless configured, as in OPA. The logger watches the PDP on both sides of the
+  // decision cache, so that an event says whether the cache answered.
+  const decisionLog = config.decision_logs
+    ? createDecisionLogger(config.decision_logs, { log: log ?? defaultLog })
+    : undefined;
+  const pep = decisionLog
+    ? new PepDecisionLog(decisionLog, { entrypoint: config.pdp.entrypoint })
+    : undefined;
+  // One decision cache for every segment (the segment name is part of each input, hence of each key).
+  const decider = pep ? pep.wrap(pdp, (p) => pdpWithCache(p, config.cache)) : pdpWithCache(pdp, config.cache);
+  const segmentOptions = pep ? { ...options, onDecision: pep.hook } : options;
   try {
-    for (const s of config.segments) segments.push(await startSegment(s, pdp, log));
+    for (const s of config.segments) segments.push(await startSegment(s, decider, log, segmentOptions));
   } catch (e) {
     await Promise.all(segments.map((r) => closeServer(r.server)));
+    await decisionLog?.close();
     throw e;
   }
   return {
     segments,
-    close: () => Promise.all(segments.map((r) => closeServer(r.server))).then(() => undefined),
+    pdp: decider,
+    ...(decisionLog ? { decisionLog } : {}),
+    reload: (trigger) => {
+      if (trigger === "signal") decisionLog?.reopen();
+      return segments.map((s) => s.reload(trigger));
+    },
+    // The logger closes after the listeners, so the last requests' decisions are in its final flush.
+    close: () => Promise.all(segments.map((r) => closeServer(r.server))).then(() => decisionLog?.close()),
   };
 }
 

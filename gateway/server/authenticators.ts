@@ -1,0 +1,136 @@
+// From a segment's `authenticators` config to the Authenticator instances its `authentication` expression
+// combines, plus the facts about them the rest of the app needs: which token issuers to advertise
+// (RFC 9728), which extra challenge to send, and which credentials must not travel to the upstream.
+import { ApiKeyAuthenticator } from "../authn/api_key.js";
+import { BasicAuthenticator } from "../authn/basic.js";
+import { BearerAuthenticator } from "../authn/bearer.js";
+import { IntrospectionAuthenticator } from "../authn/introspection.js";
+import { JwtAssertionAuthenticator } from "../authn/jwt_assertion.js";
+import { MtlsAuthenticator } from "../authn/mtls.js";
+import { PskAuthenticator } from "../authn/psk.js";
+import { SessionAuthenticator } from "../authn/session.js";
+import type { Authenticator } from "../authn/types.js";
+import { quote } from "../authn/www_authenticate.js";
+import type { Authenticators, Segment } from "../config/index.js";
+import type { OutboundHeaders } from "../http/headers.js";
+
+/** The header `jwt_assertion` reads; the config has no key for it yet. */
+export const JWT_ASSERTION_HEADER = "x-jwt-assertion";
+
+type Kind = keyof Authenticators;
+
+const builders: {
+  [K in Kind]-?: (cfg: NonNullable<Authenticators[K]>, all: Authenticators) => Authenticator;
+} = {
+  bearer: (c, all) =>
+    new BearerAuthenticator({
+      issuer: c.issuer,
+      audience: c.audience,
+      jwks_file: c.jwks_file,
+      jwks_uri: c.jwks_uri,
+      algorithms: c.algorithms,
+      clock_skew_s: c.clock_skew_s,
+      max_token_bytes: c.max_token_bytes,
+      // An opaque token is introspection's to judge when it is configured; otherwise it is invalid here.
+      opaque_tokens: all.introspection ? "skip" : "reject",
+    }),
+  introspection: (c, all) =>
+    new IntrospectionAuthenticator({
+      endpoint: c.endpoint,
+      client_id: c.client_id,
+      client_secret_file: c.client_secret_file,
+      timeout_ms: c.timeout_ms,
+      // The authenticator bounds each entry by the token's own `exp` as well.
+      cache_max_s: c.cache_ttl_s,
+      ...(c.issuer !== undefined ? { issuer: c.issuer } : {}),
+      // With bearer configured a JWT is verified locally; without it the AS is the only judge.
+      jwt_tokens: all.bearer ? "skip" : "introspect",
+    }),
+  api_key: (c) => new ApiKeyAuthenticator({ header: c.header, keys_file: c.keys_file }),
+  basic: (c) => new BasicAuthenticator({ users_file: c.users_file }),
+  psk: (c) => new PskAuthenticator({ header: c.header, secrets_file: c.secrets_file }),
+  jwt_assertion: (c) =>
+    new JwtAssertionAuthenticator({
+      header: JWT_ASSERTION_HEADER,
+      audience: c.audience,
+      issuers: c.issuers.map((i) => ({
+        issuer: i.issuer,
+        jwks_file: i.jwks_file,
+        jwks_uri: i.jwks_uri,
+        algorithms: c.algorithms,
+      })),
+      clock_skew_s: c.clock_skew_s,
+    }),
+  session: (c) =>
+    new SessionAuthenticator({
+      cookie: c.cookie,
+      issuer: c.issuer,
+      audience: c.audience,
+      jwks_file: c.jwks_file,
+      jwks_uri: c.jwks_uri,
+      algorithms: c.algorithms,
+      clock_skew_s: c.clock_skew_s,
+      max_cookie_bytes: c.max_cookie_bytes,
+      allowed_origins: c.allowed_origins,
+    }),
+};
+
+/**
+ * Every authenticator the segment configures (and `mtls` unless client auth is off). Files are read now,
+ * so a missing keys file or a bad hash fails start-up with the segment and key named, never a request.
+ */
+export function buildAuthenticators(segment: Segment): Authenticator[] {
+  const out: Authenticator[] = [];
+  if (segment.tls.client_auth !== "none") out.push(new MtlsAuthenticator());
+  const all = segment.authenticators;
+  for (const kind of Object.keys(builders) as Kind[]) {
+    const cfg = all[kind];
+    if (cfg === undefined) continue;
+    try {
+      out.push((builders[kind] as (c: typeof cfg, a: Authenticators) => Authenticator)(cfg, all));
+    } catch (e) {
+      throw new Error(`segment ${segment.name}: authenticators.${kind}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  return out;
+}
+
+/** The issuers whose tokens this segment accepts, for `authorization_servers` in the RFC 9728 metadata. */
+export function tokenIssuers(segment: Segment): string[] {
+  const a = segment.authenticators;
+  const list = [
+    a.bearer?.issuer,
+    a.introspection?.issuer,
+    ...(a.jwt_assertion?.issuers.map((i) => i.issuer) ?? []),
+  ];
+  return [...new Set(list.filter((i): i is string => i !== undefined))];
+}
+
+/**
+ * RFC 7617 §2: a segment that takes Basic says so, or no client will ever send a password. Sent after the
+ * Bearer challenge in the same header (RFC 9110 §11.6.1 allows a list of challenges).
+ */
+export function basicChallenge(segment: Segment): string | undefined {
+  const b = segment.authenticators.basic;
+  if (!b) return undefined;
+  return `Basic realm=${quote(b.realm ?? segment.name)}, charset="UTF-8"`;
+}
+
+/**
+ * The headers without credentials that only the gateway may see: API keys, pre-shared secrets, JWT
+ * assertions and Basic passwords. Forwarding them would hand the upstream a secret it could replay here.
+ * Bearer access tokens do travel on: they are meant for the resource and carry its audience.
+ */
+export function stripGatewayCredentials(segment: Segment, headers: OutboundHeaders): OutboundHeaders {
+  const a = segment.authenticators;
+  const names = [a.api_key?.header, a.psk?.header, a.jwt_assertion ? JWT_ASSERTION_HEADER : undefined];
+  for (const n of names) if (n !== undefined) delete headers[n];
+  if (a.basic) {
+    const auth = headers.authorization;
+    const values = auth === undefined ? [] : Array.isArray(auth) ? auth : [auth];
+    if (values.some((v) => /^\s*basic(\s|$)/i.test(v))) delete headers.authorization;
+  }
+  return headers;
+}
