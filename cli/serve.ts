@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../gateway/config/index.js";
 import { regoPdp, type Pdp } from "../gateway/server/enforce.js";
 import { startGateway, type RunningGateway } from "../gateway/server/serve.js";
+import { remotePdpFromConfig } from "../gateway/server/remote_pdp.js";
 import { startTelemetry, type Telemetry } from "../gateway/telemetry/index.js";
 import { policyRevision } from "../pdp/cache/index.js";
 import { compile } from "../pdp/rego/index.js";
@@ -25,6 +26,8 @@ OpenTelemetry tracing is off unless the standard OTEL_* variables ask for it
 
 /** Loads `pdp.policies` like `opa eval -d`, so a data.json lands under its directory's package path. */
 export function loadPdp(config: Config): Pdp {
+  // A remote PDP (`pdp.url`): decisions over its Data API, fail closed (gateway/server/remote_pdp.ts).
+  if (config.pdp.url !== undefined) return remotePdpFromConfig(config.pdp);
   const loaded = loadPaths([config.pdp.policies]);
   // A content revision: replicas loading the same files share decision-cache keys; any edit changes them.
   return regoPdp(compile({ modules: loaded.modules, data: loaded.data }), config.pdp.entrypoint, {

@@ -63,6 +63,8 @@ export class BearerAuthenticator implements Authenticator {
   private readonly cache: TtlCache<Identity>;
   private readonly now: () => number;
   private readonly requiredClaims: string[];
+  private lastToken: string | undefined;
+  private lastKey = "";
 
   constructor(cfg: BearerConfig, name = "bearer") {
     if (!cfg.issuer) throw new Error("bearer: issuer is required");
@@ -87,11 +89,8 @@ export class BearerAuthenticator implements Authenticator {
 
   async authenticate(facts: RequestFacts): Promise<AuthnResult> {
     try {
-      const token = authorizationCredential(facts, "Bearer");
+      const token = this.credential(facts);
       if (token === undefined) return NONE;
-      if (!looksLikeJwt(token) && token.length <= (this.cfg.max_token_bytes ?? 8192)) {
-        if (this.cfg.opaque_tokens === "skip") return NONE;
-      }
       const identity = await this.verify(token);
       checkConfirmation(identity.cnf, facts);
       return ok(identity);
@@ -100,15 +99,54 @@ export class BearerAuthenticator implements Authenticator {
     }
   }
 
+  /** A repeat of a verified token (or a request without one) needs no signature check and no await. */
+  authenticateSync(facts: RequestFacts): AuthnResult | undefined {
+    try {
+      const token = this.credential(facts);
+      if (token === undefined) return NONE;
+      const identity = this.cached(this.keyOf(token), this.now());
+      if (!identity) return undefined;
+      checkConfirmation(identity.cnf, facts);
+      return ok(identity);
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** The bearer token this authenticator handles, `undefined` when none (or an opaque one to skip). */
+  private credential(facts: RequestFacts): string | undefined {
+    const token = authorizationCredential(facts, "Bearer");
+    if (token === undefined) return undefined;
+    if (!looksLikeJwt(token) && token.length <= (this.cfg.max_token_bytes ?? 8192)) {
+      if (this.cfg.opaque_tokens === "skip") return undefined;
+    }
+    return token;
+  }
+
+  /**
+   * The cache key of a token. A fresh token is looked up twice in a row (the combiner's synchronous try,
+   * then verify), so the last one is remembered rather than hashed again.
+   */
+  private keyOf(token: string): string {
+    if (this.lastToken !== token) {
+      this.lastKey = sha256(token);
+      this.lastToken = token;
+    }
+    return this.lastKey;
+  }
+
+  private cached(key: string, nowMs: number): Identity | undefined {
+    const identity = this.cache.get(key, nowMs);
+    if (identity) this.cacheHits++;
+    return identity;
+  }
+
   /** The identity of a valid token; throws AuthnError otherwise. Exposed for DPoP/WIMSE wrappers. */
   async verify(token: string): Promise<Identity> {
     const nowMs = this.now();
-    const key = sha256(token);
-    const cached = this.cache.get(key, nowMs);
-    if (cached) {
-      this.cacheHits++;
-      return cached;
-    }
+    const key = this.keyOf(token);
+    const cached = this.cached(key, nowMs);
+    if (cached) return cached;
     const { header } = parseCompactJwt(token, this.cfg.max_token_bytes ?? 8192);
     // typ first (RFC 9068 §4): an ID token signed by the same AS must never pass as an access token.
     const typ = normaliseTyp(header.typ);

@@ -32,10 +32,19 @@ export type CombinedResult =
 
 type Node = { state: "ok"; methods: string[] } | { state: "missing" } | { state: "error"; error: AuthnError };
 
+/** The expression with each method name resolved to its index in `names`, built once per segment. */
+type Compiled = { index: number; name: string } | { all: boolean; children: Compiled[] };
+
+const MISSING: Node = Object.freeze({ state: "missing" });
+
 export class AuthnCombiner {
-  private readonly expr: AuthnExpr;
+  private readonly compiled: Compiled;
   private readonly authenticators: Map<string, Authenticator>;
   private readonly names: string[];
+  /** `authenticators` in `names` order, so a request needs no map lookups. */
+  private readonly ordered: Authenticator[];
+  private readonly mtlsNames: ReadonlySet<string>;
+  private readonly allSync: boolean;
 
   constructor(expr: AuthnExpr, authenticators: Iterable<Authenticator>) {
     this.authenticators = new Map();
@@ -43,12 +52,13 @@ export class AuthnCombiner {
       if (this.authenticators.has(a.name)) throw new Error(`duplicate authenticator ${a.name}`);
       this.authenticators.set(a.name, a);
     }
-    const names = new Set<string>();
-    const check = (e: AuthnExpr, path: string): void => {
+    const names: string[] = [];
+    const check = (e: AuthnExpr, path: string): Compiled => {
       if (typeof e === "string") {
         if (!this.authenticators.has(e)) throw new Error(`${path}: unknown authenticator '${e}'`);
-        names.add(e);
-        return;
+        let index = names.indexOf(e);
+        if (index < 0) index = names.push(e) - 1;
+        return { index, name: e };
       }
       if (typeof e !== "object" || e === null || Object.keys(e).length !== 1) {
         throw new Error(`${path}: expected a method name, {any: [...]} or {all: [...]}`);
@@ -57,59 +67,81 @@ export class AuthnCombiner {
       if ((op !== "any" && op !== "all") || !Array.isArray(list) || list.length === 0) {
         throw new Error(`${path}: expected a non-empty 'any' or 'all' list`);
       }
-      list.forEach((c: AuthnExpr, i) => check(c, `${path}.${op}[${i}]`));
+      return {
+        all: op === "all",
+        children: list.map((c: AuthnExpr, i) => check(c, `${path}.${op}[${i}]`)),
+      };
     };
-    check(expr, "authentication");
-    this.expr = expr;
-    this.names = [...names];
+    this.compiled = check(expr, "authentication");
+    this.names = names;
+    this.ordered = names.map((n) => this.authenticators.get(n)!);
+    this.mtlsNames = new Set(names.filter((n) => this.authenticators.get(n) instanceof MtlsAuthenticator));
+    this.allSync = this.ordered.every((a) => typeof a.authenticateSync === "function");
+  }
+
+  /**
+   * The combined result when every authenticator can answer without I/O (all of them cached or
+   * synchronous by nature), `undefined` when `authenticate` must run. Same semantics as `authenticate`.
+   */
+  authenticateSync(facts: RequestFacts): CombinedResult | undefined {
+    if (!this.allSync) return undefined;
+    const n = this.ordered.length;
+    const results = new Array<AuthnResult>(n);
+    for (let i = 0; i < n; i++) {
+      let r: AuthnResult | undefined;
+      try {
+        r = this.ordered[i].authenticateSync!(facts);
+      } catch (e) {
+        r = unavailable(e);
+      }
+      if (r === undefined) return undefined;
+      results[i] = r;
+    }
+    return this.combine(results);
   }
 
   async authenticate(facts: RequestFacts): Promise<CombinedResult> {
-    const results = new Map<string, AuthnResult>();
-    const settled = await Promise.all(
-      this.names.map((n) =>
-        this.authenticators
-          .get(n)!
-          .authenticate(facts)
-          .catch((e: unknown): AuthnResult => ({
-            kind: "error",
-            error: new AuthnError("unavailable", "authentication failed", { cause: e }),
-          })),
-      ),
-    );
-    this.names.forEach((n, i) => results.set(n, settled[i]));
-    const root = evaluate(this.expr, results);
+    const settled = await Promise.all(this.ordered.map((a) => a.authenticate(facts).catch(unavailable)));
+    return this.combine(settled);
+  }
+
+  private combine(results: AuthnResult[]): CombinedResult {
+    const root = evaluate(this.compiled, results);
     if (root.state === "error") return { ok: false, error: root.error };
     if (root.state === "missing")
       return { ok: false, error: new AuthnError("missing", "authentication required") };
-    const methods = [...new Set(root.methods)];
+    const methods: string[] = [];
+    for (const m of root.methods) if (!methods.includes(m)) methods.push(m);
     const identities: Record<string, Identity> = {};
     for (const m of methods) {
-      const r = results.get(m)!;
+      const r = results[this.names.indexOf(m)];
       if (r.kind === "ok") identities[m] = r.identity;
     }
-    const primary =
-      methods.find((m) => !(this.authenticators.get(m) instanceof MtlsAuthenticator)) ?? methods[0];
+    const primary = methods.find((m) => !this.mtlsNames.has(m)) ?? methods[0];
     return { ok: true, methods, identity: identities[primary], identities };
   }
 }
 
-function evaluate(e: AuthnExpr, results: Map<string, AuthnResult>): Node {
-  if (typeof e === "string") {
-    const r = results.get(e)!;
-    if (r.kind === "ok") return { state: "ok", methods: [e] };
+function unavailable(e: unknown): AuthnResult {
+  return { kind: "error", error: new AuthnError("unavailable", "authentication failed", { cause: e }) };
+}
+
+function evaluate(e: Compiled, results: readonly AuthnResult[]): Node {
+  if ("index" in e) {
+    const r = results[e.index];
+    if (r.kind === "ok") return { state: "ok", methods: [e.name] };
     if (r.kind === "error") return { state: "error", error: r.error };
-    return { state: "missing" };
+    return MISSING;
   }
-  const isAll = "all" in e;
-  const children = (isAll ? e.all : e.any).map((c) => evaluate(c, results));
-  const firstError = children.find((c) => c.state === "error");
-  if (firstError) return firstError;
-  const okMethods = children.flatMap((c) => (c.state === "ok" ? c.methods : []));
-  if (isAll) {
-    return children.some((c) => c.state === "missing")
-      ? { state: "missing" }
-      : { state: "ok", methods: okMethods };
+  // Every child is evaluated before deciding, so the first error in expression order wins.
+  const children = e.children.map((c) => evaluate(c, results));
+  for (const c of children) if (c.state === "error") return c;
+  const okMethods: string[] = [];
+  let missing = false;
+  for (const c of children) {
+    if (c.state === "ok") okMethods.push(...c.methods);
+    else missing = true;
   }
-  return okMethods.length > 0 ? { state: "ok", methods: okMethods } : { state: "missing" };
+  if (e.all) return missing ? MISSING : { state: "ok", methods: okMethods };
+  return okMethods.length > 0 ? { state: "ok", methods: okMethods } : MISSING;
 }

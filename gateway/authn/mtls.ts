@@ -9,7 +9,11 @@ export class MtlsAuthenticator implements Authenticator {
     this.name = name;
   }
 
-  async authenticate(facts: RequestFacts): Promise<AuthnResult> {
+  authenticate(facts: RequestFacts): Promise<AuthnResult> {
+    return Promise.resolve(this.authenticateSync(facts));
+  }
+
+  authenticateSync(facts: RequestFacts): AuthnResult {
     const spiffeId = facts.peer?.spiffeId;
     if (!spiffeId) return NONE;
     return ok({

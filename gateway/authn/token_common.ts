@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import { AuthnError, type RequestFacts } from "./types.js";
 
+// The one-shot `hash` skips the Hash object `createHash` allocates: this runs on every request.
 export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("base64url");
+  return hash("sha256", text, "base64url");
 }
 
 /** Bounded map with per-entry expiry; when full the oldest insertion goes first. */
@@ -59,5 +60,5 @@ export function checkConfirmation(cnf: unknown, facts: RequestFacts): void {
 
 export function safeEqualStrings(a: string, b: string): boolean {
   // Hash both so the comparison is length-independent and constant time.
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+  return timingSafeEqual(hash("sha256", a, "buffer"), hash("sha256", b, "buffer"));
 }

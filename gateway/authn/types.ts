@@ -72,6 +72,12 @@ export interface Authenticator {
   readonly name: string;
   /** Never throws: every failure is a classified `error` result. */
   authenticate(facts: RequestFacts): Promise<AuthnResult>;
+  /**
+   * The same result as `authenticate` when it needs no I/O (a verified-token cache hit, the mTLS facts),
+   * `undefined` when only the asynchronous path can answer. Lets the combiner skip its promises when every
+   * authenticator answers at once, which is the common repeat request.
+   */
+  authenticateSync?(facts: RequestFacts): AuthnResult | undefined;
 }
 
 export const NONE: AuthnResult = Object.freeze({ kind: "none" });

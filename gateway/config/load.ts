@@ -23,6 +23,7 @@ import type {
   Config,
   ConfigIssue,
   Limits,
+  RemotePdpConfig,
   Segment,
   SegmentAttestation,
   SegmentTls,
@@ -33,6 +34,9 @@ export const DEFAULTS = {
   entrypoint: "portcullis/authz/decision",
   cache_ttl_s: 60,
   cache_max_entries: 10_000,
+  pdp_timeout_ms: 200,
+  pdp_max_concurrency: 64,
+  pdp_max_queue: 1024,
   client_auth: "require" as ClientAuth,
   max_header_bytes: 16 * 1024,
   max_body_bytes: 1024 * 1024,
@@ -361,23 +365,40 @@ class Validator {
 
     let pdp: Config["pdp"] | undefined;
     if (this.present(root, "pdp", [], true)) {
-      const o = this.obj(root.pdp, ["pdp"], ["policies", "entrypoint"]);
+      const o = this.obj(
+        root.pdp,
+        ["pdp"],
+        ["policies", "entrypoint", "url", "timeout_ms", "max_concurrency", "max_queue", "auth"],
+      );
       if (o) {
-        const policies = this.path(o, "policies", ["pdp"], true);
         const entrypoint =
           this.str(o, "entrypoint", ["pdp"], { pattern: ENTRYPOINT, what: "a slash-separated rule path" }) ??
           DEFAULTS.entrypoint;
-        if (policies) pdp = { policies, entrypoint };
+        if ("url" in o) pdp = this.remotePdp(o, entrypoint);
+        else {
+          const policies = this.path(o, "policies", ["pdp"], true);
+          if (policies) pdp = { policies, entrypoint };
+        }
       }
     }
 
     let cache: Config["cache"] = { ttl_s: DEFAULTS.cache_ttl_s, max_entries: DEFAULTS.cache_max_entries };
     if (this.present(root, "cache", [], false)) {
-      const o = this.obj(root.cache, ["cache"], ["redis", "ttl_s", "max_entries"]);
+      const o = this.obj(
+        root.cache,
+        ["cache"],
+        ["redis", "ttl_s", "max_entries", "key_prefix", "timeout_ms"],
+      );
       if (o) {
-        const redis = this.url(o, "redis", ["cache"], { schemes: ["redis", "rediss"] });
+        const redis =
+          typeof o.redis === "object" && o.redis !== null
+            ? this.redisNodes(o.redis, ["cache", "redis"])
+            : this.url(o, "redis", ["cache"], { schemes: ["redis", "rediss"] });
+        const key_prefix = this.str(o, "key_prefix", ["cache"]);
         cache = {
           ...(redis !== undefined ? { redis } : {}),
+          ...(key_prefix !== undefined ? { key_prefix } : {}),
+          ...("timeout_ms" in o ? { timeout_ms: this.int(o, "timeout_ms", ["cache"], 1, 10_000, 50) } : {}),
           ttl_s: this.int(o, "ttl_s", ["cache"], 0, 86_400, DEFAULTS.cache_ttl_s),
           max_entries: this.int(o, "max_entries", ["cache"], 1, 10_000_000, DEFAULTS.cache_max_entries),
         };
@@ -410,6 +431,52 @@ class Validator {
           });
     if (!pdp || this.issues.length > 0) return undefined;
     return { file: this.file, pdp, cache, segments, ...(decision_logs ? { decision_logs } : {}) };
+  }
+
+  /** `pdp.url` and its client settings (gateway/server/remote_pdp.ts); `policies` must not be set too. */
+  private remotePdp(o: Obj, entrypoint: string): RemotePdpConfig | undefined {
+    if ("policies" in o) this.err(["pdp", "policies"], "set exactly one of policies / url");
+    const url = this.url(o, "url", ["pdp"], { required: true, schemes: ["https"], httpOnLoopback: true });
+    const timeout_ms = this.int(o, "timeout_ms", ["pdp"], 1, 60_000, DEFAULTS.pdp_timeout_ms);
+    const max_concurrency = this.int(o, "max_concurrency", ["pdp"], 1, 10_000, DEFAULTS.pdp_max_concurrency);
+    const max_queue = this.int(o, "max_queue", ["pdp"], 0, 1_000_000, DEFAULTS.pdp_max_queue);
+    const auth: RemotePdpConfig["auth"] = {};
+    if (this.present(o, "auth", ["pdp"], false)) {
+      const a = this.obj(o.auth, ["pdp", "auth"], ["bearer_token_file", "cert", "key", "ca"]);
+      if (a) {
+        const token = this.path(a, "bearer_token_file", ["pdp", "auth"], false);
+        const cert = this.path(a, "cert", ["pdp", "auth"], false);
+        const key = this.path(a, "key", ["pdp", "auth"], false);
+        const ca = this.paths(a, "ca", ["pdp", "auth"], false);
+        if ("cert" in a !== "key" in a) {
+          this.err(["pdp", "auth", "cert" in a ? "key" : "cert"], "is required with the other of cert / key");
+        }
+        if (token !== undefined) auth.bearer_token_file = token;
+        if (cert !== undefined) auth.cert = cert;
+        if (key !== undefined) auth.key = key;
+        if (ca !== undefined) auth.ca = ca;
+      }
+    }
+    if (url === undefined) return undefined;
+    if (url.startsWith("http:") && (auth.cert !== undefined || auth.ca !== undefined)) {
+      this.err(["pdp", "url"], "must be https when auth.cert or auth.ca is set");
+    }
+    return { url, entrypoint, timeout_ms, max_concurrency, max_queue, auth };
+  }
+
+  /** `cache.redis` as a mapping: `{sentinels: [host:port…], name}` or `{cluster: [host:port…]}`. */
+  private redisNodes(val: unknown, p: Path): Exclude<Config["cache"]["redis"], string> | undefined {
+    const o = this.obj(val, p, ["sentinels", "name", "cluster"]);
+    if (!o) return undefined;
+    const node = { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, what: "host:port" };
+    if ("cluster" in o) {
+      if ("sentinels" in o || "name" in o) this.err(p, "cluster cannot be combined with sentinels/name");
+      const cluster = this.strList(o, "cluster", p, { ...node, required: true });
+      return cluster ? { cluster } : undefined;
+    }
+    const sentinels = this.strList(o, "sentinels", p, { ...node, required: true });
+    const name = this.str(o, "name", p, { required: true });
+    return sentinels && name ? { sentinels, name } : undefined;
   }
 
   private duplicates(segments: Segment[], indices: number[]): void {
@@ -530,6 +597,8 @@ class Validator {
     if (!o) return undefined;
     const before = this.issues.length;
     const verifiers: TrustedVerifierConfig[] = [];
+    // Names as written, valid entries or not, so one mistake is not reported again as another.
+    const names = new Set<string>();
     if (this.present(o, "verifiers", path, true)) {
       const list = o.verifiers;
       if (!Array.isArray(list) || list.length === 0) {
@@ -537,11 +606,14 @@ class Validator {
       } else {
         list.forEach((it, i) => {
           const v = this.trustedVerifier(it, [...path, "verifiers", i]);
-          if (!v) return;
-          if (verifiers.some((x) => x.name === v.name)) {
-            this.err([...path, "verifiers", i, "name"], `duplicate verifier name "${v.name}"`);
+          const name = (it as Obj | null)?.name;
+          if (typeof name === "string") {
+            if (names.has(name)) {
+              this.err([...path, "verifiers", i, "name"], `duplicate verifier name "${name}"`);
+            }
+            names.add(name);
           }
-          verifiers.push(v);
+          if (v) verifiers.push(v);
         });
       }
     }
@@ -559,16 +631,25 @@ class Validator {
       ]);
       if (b) {
         const verifier = this.str(b, "verifier", p, { required: true });
-        if (verifier !== undefined && Array.isArray(o.verifiers) && !verifiers.some((v) => v.name === verifier)) {
-          this.err([...p, "verifier"], `must name an entry of attestation.verifiers, got ${JSON.stringify(verifier)}`);
+        if (verifier !== undefined && Array.isArray(o.verifiers) && !names.has(verifier)) {
+          this.err(
+            [...p, "verifier"],
+            `must name an entry of attestation.verifiers, got ${JSON.stringify(verifier)}`,
+          );
         }
-        const url = this.url(b, "url", p, { required: true, schemes: ["https"], httpOnLoopback: true, bare: true });
+        const url = this.url(b, "url", p, {
+          required: true,
+          schemes: ["https"],
+          httpOnLoopback: true,
+          bare: true,
+        });
         const media_type = this.str(b, "media_type", p, {
           pattern: MEDIA_TYPE,
           what: "a media type like application/vnd.example+jwt",
         });
         const timeout_ms = this.int(b, "timeout_ms", p, 1, 60_000, DEFAULTS.attestation_timeout_ms);
-        const max_concurrent = "max_concurrent" in b ? this.int(b, "max_concurrent", p, 1, 1024, 32) : undefined;
+        const max_concurrent =
+          "max_concurrent" in b ? this.int(b, "max_concurrent", p, 1, 1024, 32) : undefined;
         const nonce_size = "nonce_size" in b ? this.int(b, "nonce_size", p, 8, 64, 32) : undefined;
         const ca_file = this.path(b, "ca_file", p, false);
         if (verifier !== undefined && url !== undefined) {

@@ -12,11 +12,49 @@ export type AuthExpr = string | { any: AuthExpr[] } | { all: AuthExpr[] };
 export interface Config {
   /** Absolute path of the config file. */
   file: string;
-  pdp: { policies: string; entrypoint: string };
-  cache: { redis?: string; ttl_s: number; max_entries: number };
+  /** In-process policies (`policies`) or a remote PDP's Data API (`url`): exactly one of them. */
+  pdp: LocalPdpConfig | RemotePdpConfig;
+  cache: {
+    /** The L2: a redis(s):// URL, a Sentinel group, or Cluster seed nodes (`host:port`). */
+    redis?: string | { sentinels: string[]; name: string } | { cluster: string[] };
+    /** Prefix of every L2 key and of the invalidation channel (default `portcullis:`). */
+    key_prefix?: string;
+    /** Bound of each L2 call on the request path, ms (default 50); past it the call is a miss. */
+    timeout_ms?: number;
+    ttl_s: number;
+    max_entries: number;
+  };
   segments: Segment[];
   /** One event per policy decision (docs/decision-logs.md); absent = off, as in OPA. */
   decision_logs?: DecisionLogConfig;
+}
+
+export interface LocalPdpConfig {
+  policies: string;
+  entrypoint: string;
+  url?: undefined;
+}
+
+/** `pdp.url`: decisions from `POST {url}/v1/data/{entrypoint}` (gateway/server/remote_pdp.ts). */
+export interface RemotePdpConfig {
+  url: string;
+  entrypoint: string;
+  policies?: undefined;
+  /** One decision call, queueing included; past it the request is a 503. */
+  timeout_ms: number;
+  /** Calls in flight to the PDP at most (also its keep-alive sockets). */
+  max_concurrency: number;
+  /** Calls waiting for a slot at most; beyond it a call fails at once (503). */
+  max_queue: number;
+  auth: {
+    /** A bearer token (JWT) for the PDP, re-read when the file changes. */
+    bearer_token_file?: string;
+    /** mTLS client certificate and key (PEM). */
+    cert?: string;
+    key?: string;
+    /** CA bundle(s) the PDP's server certificate must chain to; default: the system roots. */
+    ca?: string[];
+  };
 }
 
 export interface Segment {

@@ -65,20 +65,57 @@ const NOT_NOMINATABLE = new Set(["host", "content-length", "content-type", "cont
  * the forgery checks compare names with `_` read as `-`.
  */
 function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/_/g, "-");
+  return name.toLowerCase().replace(UNDERSCORES, "-");
+}
+
+const UNDERSCORES = /_/g;
+
+/**
+ * Per-name answers that never change, remembered because the same few header names arrive on every
+ * request. Names are client-chosen, so the memo stops growing at a bound and then just computes.
+ */
+function memo<T>(compute: (name: string) => T, max = 2048): (name: string) => T {
+  const seen = new Map<string, T>();
+  return (name) => {
+    let v = seen.get(name);
+    if (v === undefined && !seen.has(name)) {
+      v = compute(name);
+      if (seen.size < max) seen.set(name, v);
+    }
+    return v as T;
+  };
+}
+
+const canonicalNameOf = memo(canonicalName);
+
+const forgeableCanonical = memo(
+  (n: string) => FORGEABLE.has(n) || FORGEABLE_PREFIXES.some((p) => n.startsWith(p)),
+);
+
+/** The canonical names of a caller's extra list, computed once per (usually constant) list. */
+const canonicalLists = new WeakMap<readonly string[], { copy: string[]; set: ReadonlySet<string> }>();
+function canonicalSet(list: readonly string[]): ReadonlySet<string> {
+  const known = canonicalLists.get(list);
+  // A caller may change its list between calls: reuse the set only while the list is what it was.
+  if (known && known.copy.length === list.length && known.copy.every((n, i) => n === list[i])) {
+    return known.set;
+  }
+  const set = new Set(list.map(canonicalName));
+  canonicalLists.set(list, { copy: [...list], set });
+  return set;
 }
 
 export function isForgeableHeader(name: string, extra: readonly string[] = []): boolean {
-  const n = canonicalName(name);
-  return (
-    FORGEABLE.has(n) ||
-    FORGEABLE_PREFIXES.some((p) => n.startsWith(p)) ||
-    extra.some((e) => canonicalName(e) === n)
-  );
+  const n = canonicalNameOf(name);
+  return forgeableCanonical(n) || (extra.length > 0 && canonicalSet(extra).has(n));
 }
 
 function values(v: string | readonly string[] | undefined): string[] {
   return v === undefined ? [] : typeof v === "string" ? [v] : [...v];
+}
+
+function joined(v: string | readonly string[]): string {
+  return typeof v === "string" ? v : v.length === 1 ? v[0] : v.join(", ");
 }
 
 function tokens(v: string | readonly string[] | undefined): string[] {
@@ -241,20 +278,20 @@ export function policyHeaders(
   headers: InboundHeaders,
   options: PolicyHeaderOptions = {},
 ): Record<string, string> {
-  const secrets = new Set((options.secretHeaders ?? []).map(canonicalName));
+  const secrets = options.secretHeaders?.length ? canonicalSet(options.secretHeaders) : undefined;
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [rawName, value] of Object.entries(headers)) {
+  for (const rawName of Object.keys(headers)) {
+    const value = headers[rawName];
     if (value === undefined) continue;
     const name = rawName.toLowerCase();
-    const joined = values(value).join(", ");
+    const text = joined(value);
     // `x_api_key` reaches a CGI-style upstream as the API key too, so it is masked like `x-api-key`.
-    const canon = canonicalName(name);
-    const secret =
-      SECRET_HEADERS.has(canon) || secrets.has(canon) || SECRET_PREFIXES.some((p) => canon.startsWith(p));
+    const canon = canonicalNameOf(name);
+    const secret = secretCanonical(canon) || (secrets !== undefined && secrets.has(canon));
     if (!secret) {
-      out[name] = joined;
+      out[name] = text;
     } else if (name === "authorization" || name === "proxy-authorization") {
-      const scheme = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) /.exec(joined);
+      const scheme = AUTH_SCHEME.exec(text);
       out[name] = scheme ? `${scheme[1]} ${MASKED}` : MASKED;
     } else {
       out[name] = MASKED;
@@ -262,3 +299,9 @@ export function policyHeaders(
   }
   return out;
 }
+
+const AUTH_SCHEME = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) /;
+
+const secretCanonical = memo(
+  (canon: string) => SECRET_HEADERS.has(canon) || SECRET_PREFIXES.some((p) => canon.startsWith(p)),
+);

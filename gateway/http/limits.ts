@@ -47,6 +47,8 @@ export interface FramingResult {
   chunked: boolean;
 }
 
+const FIELD_BREAK = /[\0\r\n]/;
+
 /**
  * Throws a HygieneError (400, or 431/413 for sizes) for ambiguous framing or oversized heads; returns the
  * framing the body stream will have.
@@ -61,14 +63,18 @@ export function checkRequestHead(head: RequestHead, limits: RequestLimits = DEFA
   const transferEncodings: string[] = [];
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
+    const rawName = raw[i];
     const value = raw[i + 1];
     // Node decodes field lines as latin1, one character per wire byte, so length is the byte count.
-    const size = raw[i].length + value.length;
+    const size = rawName.length + value.length;
     if (size > limits.maxHeaderFieldBytes) throw invalidRequest("header field too large", 431);
     total += size;
     // Bare CR/LF/NUL inside a value could split the field again when re-serialised for the upstream.
-    if (/[\0\r\n]/.test(value)) throw invalidRequest("control character in header value");
+    if (FIELD_BREAK.test(value)) throw invalidRequest("control character in header value");
+    // Only names of these three lengths can be framing fields: no lower-cased copy of every other name.
+    const len = rawName.length;
+    if (len !== 4 && len !== 14 && len !== 17) continue;
+    const name = rawName.toLowerCase();
     if (name === "content-length") contentLengths.push(value);
     else if (name === "transfer-encoding") transferEncodings.push(value);
     else if (name === "host") hosts++;

@@ -107,7 +107,10 @@ function pct(byte: number): string {
   return "%" + byte.toString(16).toUpperCase().padStart(2, "0");
 }
 
+const NON_ASCII = /[^\p{ASCII}]/u;
+
 function encodeNonAscii(s: string): string {
+  if (!NON_ASCII.test(s)) return s;
   return s.replace(/[^\p{ASCII}]+/gu, (m) => encodeURIComponent(m));
 }
 
@@ -132,8 +135,29 @@ export function removeDotSegments(path: string): string {
   return "/" + out.join("/");
 }
 
+/**
+ * True when `rawPath` is already canonical: only raw pchars (no `%`, so nothing to decode or re-encode), no
+ * `//`, and no segment starting with `.` (so no dot-segment, with or without a `;` parameter). ASCII is
+ * NFKC-stable. The full algorithm below would return such a path unchanged; this skips its allocations.
+ */
+function isPlainPath(rawPath: string): boolean {
+  let prev = 0;
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath.charCodeAt(i);
+    if (c >= 0x80 || PLAIN_PATH_CHAR[c] !== 1) return false;
+    if (prev === 0x2f && (c === 0x2f || c === 0x2e)) return false;
+    prev = c;
+  }
+  return rawPath.charCodeAt(0) === 0x2f;
+}
+
+/** RAW_PATH_OK as a lookup table over ASCII. */
+const PLAIN_PATH_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) if (RAW_PATH_OK.test(String.fromCharCode(c))) PLAIN_PATH_CHAR[c] = 1;
+
 function canonicalPath(rawPath: string): string {
   if (!rawPath.startsWith("/")) throw invalidRequest("request target must start with /");
+  if (isPlainPath(rawPath)) return rawPath;
   const units = decodeComponent(rawPath, "path", (byte) => {
     // An encoded slash or backslash would be a separator to some upstreams and a name byte to others.
     if (byte === 0x2f) throw invalidRequest("encoded slash in path");
@@ -197,6 +221,9 @@ function parseQuery(
   return { query, upstreamQuery: canon.join("&") };
 }
 
+const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?]*)(.*)$/;
+const NOT_VISIBLE_ASCII = /[^\x21-\x7e]/;
+
 /**
  * Throws a HygieneError (400 `invalid_request`, 414 when too long) for every target that two reasonable
  * parsers could read differently; otherwise returns the canonical form for both policy and upstream.
@@ -207,13 +234,15 @@ export function normalizePath(rawTarget: string, options: PathOptions = {}): Nor
   if (typeof rawTarget !== "string" || rawTarget === "") throw invalidRequest("empty request target");
   if (rawTarget.length > maxTargetLength) throw invalidRequest("request target too long", 414);
   // Node hands over raw bytes > 0x7f as latin1 characters: their intended encoding is unknowable.
-  if (/[^\x21-\x7e]/.test(rawTarget)) throw invalidRequest("raw control, space or non-ASCII byte in target");
+  if (NOT_VISIBLE_ASCII.test(rawTarget))
+    throw invalidRequest("raw control, space or non-ASCII byte in target");
   if (rawTarget.includes("\\")) throw invalidRequest("backslash in request target");
   if (rawTarget.includes("#")) throw invalidRequest("fragment in request target");
 
   let target = rawTarget;
   let authority: string | undefined;
-  const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?]*)(.*)$/.exec(target);
+  // Origin-form (the usual case) starts with `/`, which no scheme can.
+  const absolute = target.charCodeAt(0) === 0x2f ? null : ABSOLUTE_FORM.exec(target);
   if (absolute) {
     if (!options.allowAbsoluteForm) throw invalidRequest("absolute-form request target not allowed");
     if (!/^https?$/i.test(absolute[1])) throw invalidRequest("unsupported scheme in request target");
@@ -237,13 +266,14 @@ export function normalizePath(rawTarget: string, options: PathOptions = {}): Nor
     rawQuery === undefined
       ? { query: Object.create(null) as Record<string, QueryValue>, upstreamQuery: undefined }
       : parseQuery(rawQuery, maxQueryParams);
-  return {
+  const normalized: NormalizedTarget = {
     path,
     upstreamPath,
     query,
     rawQuery,
     upstreamQuery,
     upstreamTarget: upstreamQuery ? `${upstreamPath}?${upstreamQuery}` : upstreamPath,
-    ...(authority === undefined ? {} : { authority }),
   };
+  if (authority !== undefined) normalized.authority = authority;
+  return normalized;
 }

@@ -12,6 +12,7 @@ import {
   type Plugin,
 } from "http-proxy-middleware";
 import { AuthnCombiner } from "../authn/combine.js";
+import type { RequestFacts } from "../authn/types.js";
 import { challengeFor } from "../authn/www_authenticate.js";
 import type { Segment } from "../config/index.js";
 import { bodyLimitPlugin } from "../http/body_limit.js";
@@ -27,6 +28,7 @@ import {
   tokenIssuers,
 } from "./authenticators.js";
 import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js";
+import { decisionCacheOf, DEFAULT_ATTESTATION_HEADERS, GatewayAttestation } from "./attestation.js";
 import { decisionContext, enforce, type Pdp } from "./enforce.js";
 import { buildInput, callerType } from "./input.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
@@ -57,6 +59,29 @@ interface Allowed {
 
 const allowed = new WeakMap<IncomingMessage, Allowed>();
 
+/**
+ * The forwarding headers of a connection's last request: address and port are fixed per socket, so a
+ * keep-alive connection recomputes them only when the Host changes. Read-only for callers (Object.assign
+ * copies them into each request's own map).
+ */
+const forwardingBySocket = new WeakMap<
+  TLSSocket,
+  { host: string | undefined; headers: Record<string, string> }
+>();
+
+function forwardingFor(socket: TLSSocket, host: string | undefined, port: number): Record<string, string> {
+  const known = forwardingBySocket.get(socket);
+  if (known !== undefined && known.host === host) return known.headers;
+  const headers = forwardedHeaders({
+    remoteAddress: socket.remoteAddress ?? "",
+    localPort: socket.localPort ?? port,
+    encrypted: true,
+    host,
+  });
+  forwardingBySocket.set(socket, { host, headers });
+  return headers;
+}
+
 export function createSegmentApp(o: AppOptions): Express {
   const { segment, pdp } = o;
   const log: Logger = o.log ?? ((e) => console.error(JSON.stringify(e)));
@@ -71,6 +96,15 @@ export function createSegmentApp(o: AppOptions): Express {
   const resourceMetadata = `${origin}${METADATA_PATH}`;
   const issuers = tokenIssuers(segment);
   const extraChallenge = basicChallenge(segment);
+  // Built now, so a bad verifier key file or profile fails start-up, not the first request.
+  const attestation = segment.attestation
+    ? new GatewayAttestation(segment.attestation, {
+        cache: decisionCacheOf(pdp),
+        log: (e) => log({ segment: segment.name, ...e }),
+      })
+    : undefined;
+  // Stripped before proxying on every segment: signed, replayable artefacts the upstream has no use for.
+  const attestationHeaders = attestation?.headers ?? DEFAULT_ATTESTATION_HEADERS;
 
   const app = express();
   app.disable("x-powered-by");
@@ -128,12 +162,22 @@ export function createSegmentApp(o: AppOptions): Express {
       }
     }
 
-    const authn = await combiner.authenticate({
+    if (attestation && target.path === attestation.noncePath) {
+      // Authenticated by the mTLS peer alone: an agent fetches a nonce before it can show anything else.
+      const r = await attestation.nonce(req.method, peer);
+      if (r.status !== 200) span?.deny("request", undefined, `attestation nonce: ${r.status}`);
+      send(res, r.status, r.headers, r.body);
+      return;
+    }
+
+    const facts: RequestFacts = {
       method: req.method,
       path: target.path,
       headers: req.headersDistinct,
-      ...(peer ? { peer: peer.facts } : {}),
-    });
+      peer: peer?.facts,
+    };
+    // A repeat request (cached token, mTLS) is answered without a promise per authenticator.
+    const authn = combiner.authenticateSync(facts) ?? (await combiner.authenticate(facts));
     if (!authn.ok) {
       const c = challengeFor(authn.error, { realm, resourceMetadata });
       const headers: Record<string, string> = {
@@ -161,22 +205,29 @@ export function createSegmentApp(o: AppOptions): Express {
 
     const caller = callerType(segment.caller_types, peer, authn);
     span?.record({ authnMethods: authn.methods, callerType: caller.type });
+    // After authentication, because a result counts only when bound to the identity this request proved.
+    const attested = attestation ? await attestation.appraise(req.headersDistinct, peer, authn) : undefined;
     const input = buildInput({
       segment: segment.name,
       method: req.method,
       upgrade: upgradeOf(req),
       host: req.headers.host,
-      headers: policyHeaders(req.headersDistinct),
+      headers: policyHeaders(req.headersDistinct, { secretHeaders: attestationHeaders }),
       target,
       remoteAddr: socket.remoteAddress ?? "",
       peer,
       authn,
       caller,
       localId: translate(authn.identity.subject),
+      ...(attested ? { attestation: attested } : {}),
     });
     // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
     const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
-    const decided = enforce(pdp, input, { realm, resourceMetadata, context: decisionContext(authn, peer) });
+    const decided = enforce(pdp, input, {
+      realm,
+      resourceMetadata,
+      context: decisionContext(authn, peer, attested),
+    });
     // An in-process policy or a cache hit answers synchronously: no microtask hop for those.
     const verdict = decided instanceof Promise ? await decided : decided;
     if (o.onDecision) {
@@ -209,14 +260,12 @@ export function createSegmentApp(o: AppOptions): Express {
         // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
         stripGatewayCredentials(
           segment,
-          sanitizeRequestHeaders(req.headers, { allowWebSocketUpgrade: upgradeOf(req) !== undefined }),
+          sanitizeRequestHeaders(req.headers, {
+            allowWebSocketUpgrade: upgradeOf(req) !== undefined,
+            stripHeaders: attestationHeaders,
+          }),
         ),
-        forwardedHeaders({
-          remoteAddress: socket.remoteAddress ?? "",
-          localPort: socket.localPort ?? segment.port,
-          encrypted: true,
-          host: req.headers.host,
-        }),
+        forwardingFor(socket, req.headers.host, segment.port),
         verdict.headers,
         // Last, so neither the client nor a policy header can replace the verified identity.
         {

@@ -88,7 +88,9 @@ function workloadKeys(c: CallerFacts): string[] {
 /** A PDP wrapped by cachedPdp exposes its cache (the decision log's proxy passes it through). */
 export function decisionCacheOf(pdp: object): DecisionCache | undefined {
   const cache = (pdp as { cache?: unknown }).cache;
-  return typeof cache === "object" && cache !== null && typeof (cache as DecisionCache).deleteSubject === "function"
+  return typeof cache === "object" &&
+    cache !== null &&
+    typeof (cache as DecisionCache).deleteSubject === "function"
     ? (cache as DecisionCache)
     : undefined;
 }
@@ -120,7 +122,9 @@ export class GatewayAttestation {
   constructor(config: SegmentAttestation, o: GatewayAttestationOptions = {}) {
     this.config = config;
     this.noncePath = config.nonce_path;
-    this.headers = [...new Set([...DEFAULT_ATTESTATION_HEADERS, config.result_header, config.evidence_header])];
+    this.headers = [
+      ...new Set([...DEFAULT_ATTESTATION_HEADERS, config.result_header, config.evidence_header]),
+    ];
     // Throws at start-up on a bad key file, profile or verifier name: a segment never runs half-configured.
     const built = o.built ?? createAttestationProvider(config);
     this.provider = built.provider;
@@ -129,7 +133,9 @@ export class GatewayAttestation {
     this.cache = o.cache;
     this.log = o.log ?? (() => {});
     this.now = o.now ?? Date.now;
-    this.maxValidityS = Math.max(...config.verifiers.map((v) => (v.max_age_s ?? 300) + (v.clock_skew_s ?? 30)));
+    this.maxValidityS = Math.max(
+      ...config.verifiers.map((v) => (v.max_age_s ?? 300) + (v.clock_skew_s ?? 30)),
+    );
     // Only results a trusted verifier signed create entries, so the bound is not an attacker's to fill.
     this.contraindicated = new LRUCache({ max: 10_000 });
     this.issued = new LRUCache({ max: 10_000 });
@@ -140,10 +146,13 @@ export class GatewayAttestation {
   }
 
   /** `input.attestation` for this request. Never throws. */
-  async appraise(headers: Headers, peer: VerifiedPeer | undefined, authn: Authenticated): Promise<AttestationInput> {
-    let caller: CallerFacts = {};
+  async appraise(
+    headers: Headers,
+    peer: VerifiedPeer | undefined,
+    authn: Authenticated,
+  ): Promise<AttestationInput> {
     try {
-      caller = callerFacts(peer, authn);
+      const caller = callerFacts(peer, authn);
       const presented = await this.presented(headers, caller);
       return this.afterContraindication(presented, caller);
     } catch (e) {
@@ -220,30 +229,53 @@ export class GatewayAttestation {
     return out;
   }
 
-  private remember(out: AttestationInput, issuedAt: number, keys: string[], caller: CallerFacts, nowS: number): void {
+  private remember(
+    out: AttestationInput,
+    issuedAt: number,
+    keys: string[],
+    caller: CallerFacts,
+    nowS: number,
+  ): void {
     const stickyUntil = out.expires_at ?? issuedAt;
     // Kept while an older result could still be inside its own validity window.
     const keepS = Math.max(stickyUntil, issuedAt + this.maxValidityS) - nowS;
     for (const k of keys) {
       const prev = this.contraindicated.get(k);
       if (prev !== undefined && prev.watermark > issuedAt) continue;
-      this.contraindicated.set(k, { watermark: issuedAt, result: out, stickyUntil }, { ttl: Math.max(1, keepS) * 1000 });
+      this.contraindicated.set(
+        k,
+        { watermark: issuedAt, result: out, stickyUntil },
+        { ttl: Math.max(1, keepS) * 1000 },
+      );
     }
     const subjects = [caller.spiffeId, caller.workloadId].filter((s): s is string => s !== undefined);
     if (out.bound_to?.method === "sub" && !subjects.includes(out.bound_to.identity)) {
       subjects.push(out.bound_to.identity);
     }
-    let dropped = 0;
+    const workload = subjects[0] ?? keys[0];
+    // An L1 answers at once; a tiered cache (Redis L2, other replicas) answers with a promise, logged later.
+    const counts: (number | Promise<number>)[] = [];
     for (const s of subjects) {
       try {
         const n = this.cache?.deleteSubject(s);
-        if (typeof n === "number") dropped += n;
-        else n?.catch((e: unknown) => this.log({ event: "decision_cache_error", error: String(e) }));
+        if (n !== undefined) counts.push(n);
       } catch (e) {
         this.log({ event: "decision_cache_error", error: String(e) });
       }
     }
-    this.log({ event: "attestation_contraindicated", workload: subjects[0] ?? keys[0], dropped });
+    if (counts.every((n): n is number => typeof n === "number")) {
+      this.log({
+        event: "attestation_contraindicated",
+        workload,
+        dropped: counts.reduce((a, b) => a + b, 0),
+      });
+      return;
+    }
+    Promise.all(counts).then(
+      (ns) =>
+        this.log({ event: "attestation_contraindicated", workload, dropped: ns.reduce((a, b) => a + b, 0) }),
+      (e: unknown) => this.log({ event: "decision_cache_error", workload, error: String(e) }),
+    );
   }
 
   /**
@@ -277,15 +309,26 @@ export class GatewayAttestation {
       this.log({ event: "nonce_rate_limited", subject });
       return {
         status: 429,
-        headers: { ...json, "retry-after": String(Math.max(1, Math.ceil((window.windowEnd - nowMs) / 1000))) },
-        body: JSON.stringify({ error: "too_many_requests", error_description: "too many attestation nonces" }),
+        headers: {
+          ...json,
+          "retry-after": String(Math.max(1, Math.ceil((window.windowEnd - nowMs) / 1000))),
+        },
+        body: JSON.stringify({
+          error: "too_many_requests",
+          error_description: "too many attestation nonces",
+        }),
       };
     }
-    if (window === undefined || nowMs >= window.windowEnd) this.issued.set(subject, { count: 1, windowEnd: nowMs + 60_000 });
+    if (window === undefined || nowMs >= window.windowEnd)
+      this.issued.set(subject, { count: 1, windowEnd: nowMs + 60_000 });
     else window.count++;
     try {
       const n = await this.nonces.issue(subject);
-      return { status: 200, headers: json, body: JSON.stringify({ nonce: n.nonce, expires_at: n.expires_at }) };
+      return {
+        status: 200,
+        headers: json,
+        body: JSON.stringify({ nonce: n.nonce, expires_at: n.expires_at }),
+      };
     } catch (e) {
       this.log({ event: "nonce_unavailable", error: String(e) });
       return {

@@ -174,11 +174,13 @@ export function pdpWithCache(pdp: Pdp, cache: Config["cache"]): Pdp {
  * Subjects and expiry of an authenticated request: every identity that took part (token subject, SPIFFE
  * ID, …) indexes the entry for revocation, and the earliest of their expiries — and the client
  * certificate's — bounds its lifetime. A certificate date that does not parse makes the bound NaN, which
- * the cache reads as "do not store".
+ * the cache reads as "do not store". An attestation result behind the input bounds it too, by its own
+ * expiry, and names itself in the key by its issue time (its age changes every second).
  */
 export function decisionContext(
   authn: Extract<CombinedResult, { ok: true }>,
   peer: VerifiedPeer | undefined,
+  attestation?: { issued_at?: number; expires_at?: number },
 ): DecisionContext {
   const subjects = new Set<string>();
   let expiresAt = Infinity;
@@ -192,7 +194,16 @@ export function decisionContext(
     if (peer.facts.spiffeId !== undefined) subjects.add(peer.facts.spiffeId);
     expiresAt = Math.min(expiresAt, Date.parse(peer.cert.not_after) / 1000);
   }
-  return { subjects: [...subjects], ...(expiresAt !== Infinity ? { expiresAt } : {}) };
+  const attested =
+    attestation?.issued_at !== undefined
+      ? {
+          attestation: {
+            issuedAt: attestation.issued_at,
+            ...(attestation.expires_at !== undefined ? { expiresAt: attestation.expires_at } : {}),
+          },
+        }
+      : {};
+  return { subjects: [...subjects], ...(expiresAt !== Infinity ? { expiresAt } : {}), ...attested };
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;

@@ -1,5 +1,6 @@
 // The policy input document (design brief, "Policy input document v1") from what the earlier stages
 // verified. Only verified facts go in: the client's own headers reach the policy masked (policyHeaders).
+import type { AttestationInput } from "../../attestation/input.js";
 import type { CombinedResult } from "../authn/combine.js";
 import type { Identity } from "../authn/types.js";
 import type { CallerTypeRule } from "../config/index.js";
@@ -121,6 +122,8 @@ export interface InputFacts {
   upgrade?: "websocket";
   /** `input.authn.local_id` from identifier translation (translate.ts); absent for foreign subjects. */
   localId?: string;
+  /** The appraised attestation (gateway/server/attestation.ts); absent on segments without `attestation:`. */
+  attestation?: AttestationInput;
 }
 
 export function buildInput(f: InputFacts): Record<string, unknown> {
@@ -144,8 +147,8 @@ export function buildInput(f: InputFacts): Record<string, unknown> {
       ...(f.localId !== undefined ? { local_id: f.localId } : {}),
     },
     caller: f.caller,
-    // The verifier is not wired yet; `none` lets the policy decide and can never be mistaken for affirming.
-    attestation: { status: "none" },
+    // Without `attestation:` on the segment, `none` lets the policy decide and is never mistaken for affirming.
+    attestation: f.attestation ?? { status: "none" },
   };
   if (f.peer) {
     input.peer = {

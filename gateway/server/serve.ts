@@ -12,7 +12,8 @@ import {
   type DecisionHook,
   type DecisionLogger,
 } from "../../pdp/decision_log/index.js";
-import { pdpWithCache, type Pdp } from "./enforce.js";
+import { cachedPdp, pdpWithCache, type Pdp } from "./enforce.js";
+import { createTieredCache, type TieredDecisionCache } from "../../pdp/cache/index.js";
 import { TlsReloader, type ReloadResult, type ReloadTrigger } from "./reload.js";
 import { listenerTlsOptions, loadTlsMaterial, verifyPeerAtHandshake } from "./tls.js";
 
@@ -43,6 +44,13 @@ export interface RunningGateway {
   segments: RunningSegment[];
   /** The PDP the segments decide with: the configured one behind the decision cache (`cache:`), if on. */
   pdp: Pdp;
+  /** The L1 + Redis L2 when `cache.redis` is set (its `stats()` counts L2 failures). */
+  decisionCache?: TieredDecisionCache;
+  /**
+   * Revokes a subject's cached decisions: this process's L1, Redis, and every replica's L1 (pub/sub).
+   * Rejects when Redis could not be reached. Resolves to the number of entries deleted.
+   */
+  revokeSubject(subject: string): Promise<number>;
   /** `reload()` of every segment (what SIGHUP does; a signal also reopens the decision-log file). */
   reload(trigger?: ReloadTrigger): ReloadResult[];
   /** The decision logger, when `decision_logs:` turned it on. */
@@ -135,25 +143,47 @@ export async function startGateway(
     ? new PepDecisionLog(decisionLog, { entrypoint: config.pdp.entrypoint })
     : undefined;
   // One decision cache for every segment (the segment name is part of each input, hence of each key).
-  const decider = pep ? pep.wrap(pdp, (p) => pdpWithCache(p, config.cache)) : pdpWithCache(pdp, config.cache);
+  // With `cache.redis`, L1 + Redis L2 + invalidations; never waits for Redis (down = decide without it).
+  const c = config.cache;
+  const tiered =
+    c.redis !== undefined && c.ttl_s > 0
+      ? createTieredCache({
+          endpoint: c.redis,
+          maxEntries: c.max_entries,
+          ...(c.key_prefix !== undefined ? { keyPrefix: c.key_prefix } : {}),
+          ...(c.timeout_ms !== undefined ? { timeoutMs: c.timeout_ms } : {}),
+        })
+      : undefined;
+  const withCache = (p: Pdp): Pdp => (tiered ? cachedPdp(p, tiered, { ttlS: c.ttl_s }) : pdpWithCache(p, c));
+  const decider = pep ? pep.wrap(pdp, withCache) : withCache(pdp);
   const segmentOptions = pep ? { ...options, onDecision: pep.hook } : options;
   try {
     for (const s of config.segments) segments.push(await startSegment(s, decider, log, segmentOptions));
   } catch (e) {
     await Promise.all(segments.map((r) => closeServer(r.server)));
     await decisionLog?.close();
+    await tiered?.close();
     throw e;
   }
   return {
     segments,
     pdp: decider,
+    ...(tiered ? { decisionCache: tiered } : {}),
+    revokeSubject: async (subject) => {
+      if (tiered) return tiered.deleteSubject(subject);
+      const cache = (decider as { cache?: { deleteSubject(s: string): number | Promise<number> } }).cache;
+      return cache ? cache.deleteSubject(subject) : 0;
+    },
     ...(decisionLog ? { decisionLog } : {}),
     reload: (trigger) => {
       if (trigger === "signal") decisionLog?.reopen();
       return segments.map((s) => s.reload(trigger));
     },
     // The logger closes after the listeners, so the last requests' decisions are in its final flush.
-    close: () => Promise.all(segments.map((r) => closeServer(r.server))).then(() => decisionLog?.close()),
+    close: () =>
+      Promise.all(segments.map((r) => closeServer(r.server)))
+        .then(() => decisionLog?.close())
+        .then(() => tiered?.close()),
   };
 }
 

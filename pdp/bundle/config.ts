@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isSigningAlgorithm, readKeyFile, SIGNING_ALGORITHMS, type SigningAlgorithm } from "./keys.js";
 import { BundleError, DEFAULT_LIMITS } from "./types.js";
+import type { EngineChoice } from "../engine/index.js";
 
 export type BundleSource =
   { type: "directory"; path: string } | { type: "file"; path: string } | { type: "http"; url: string };
@@ -32,6 +33,8 @@ export interface BundleConfig {
   size_limit_bytes: number;
   /** The whole bundle, compressed and unpacked. */
   max_bundle_bytes: number;
+  /** The engine that runs the bundle (pdp/engine; the PDP config's `engine`); absent = `rego`. */
+  engine?: EngineChoice;
 }
 
 export const BUNDLE_DEFAULTS = {

@@ -8,6 +8,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
+import { activationEngine } from "../engine/select.js";
+import type { Engine } from "../engine/types.js";
 import { readArchive, writeArchive } from "./archive.js";
 import type { BundleConfig } from "./config.js";
 import { readDirectory } from "./directory.js";
@@ -335,11 +337,16 @@ export class BundleManager {
     }
     this.lastInput = key;
     let bundle: LoadedBundle;
+    let engine: Engine | undefined;
     try {
       bundle = await loadBundle(await files(), {
         name: this.name,
         ...(this.verification ? { verification: this.verification } : {}),
         limits: this.limits,
+      });
+      // A policy.wasm that cannot run is refused like Rego that does not compile (docs/engines.md).
+      engine = await activationEngine(this.config.engine ?? "rego", bundle).catch((e: unknown) => {
+        throw new BundleError("compile", e instanceof Error ? e.message : String(e));
       });
     } catch (e) {
       this.reject(e);
@@ -350,6 +357,7 @@ export class BundleManager {
     // The swap: from here on new requests see the new revision; running ones keep the one they took.
     this.o.sink.activate({
       policy: bundle.policy,
+      ...(engine ? { engine } : {}),
       revision: bundle.revision,
       name: this.name,
       source: sourceText(this.config),

@@ -1,6 +1,7 @@
 // The shapes shared by the bundle reader, writer, verifier and sources. A bundle is OPA's: a set of
 // files (`.manifest`, `data.json`/`data.yaml`, `*.rego`, `policy.wasm`, `.signatures.json`) read from
 // a directory or a gzipped tarball. Nothing here knows about HTTP or the PDP server.
+import type { Engine } from "../engine/index.js";
 import type { CompiledPolicy, ModuleSource } from "../rego/index.js";
 
 /** One file of a bundle, by its path relative to the bundle root (`a/b/data.json`, no leading `/`). */
@@ -61,6 +62,8 @@ export interface LoadedBundle {
 /** What a bundle loader activates: structurally the PDP's ActivePolicy (pdp/server/policy_store.ts). */
 export interface ActivatedPolicy {
   policy: CompiledPolicy;
+  /** Set when the revision runs on another engine than `policy` (a bundle's policy.wasm). */
+  engine?: Engine;
   revision: string;
   name: string;
   source: string;

@@ -5,4 +5,20 @@ export { decisionKey, keyText, NOISE_HEADERS, type KeyParts } from "./key.js";
 export { LruDecisionCache, type LruOptions } from "./lru.js";
 export { policyRevision } from "./revision.js";
 export { decisionTtlMs, isDecisionDocument, type TtlInputs } from "./ttl.js";
+export {
+  connectRedis,
+  RedisDecisionCache,
+  RedisTimeoutError,
+  type RedisCacheOptions,
+  type RedisCacheStats,
+  type RedisClient,
+  type RedisEndpoint,
+} from "./redis.js";
+export { InvalidationSubscriber, type InvalidationStats, type InvalidationTarget } from "./invalidation.js";
+export {
+  createTieredCache,
+  TieredDecisionCache,
+  type TieredCacheOptions,
+  type TieredStats,
+} from "./tiered.js";
 export type { CachedDecision, DecisionBounds, DecisionCache, DeciderStats } from "./types.js";

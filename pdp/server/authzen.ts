@@ -81,7 +81,7 @@ function decide(
   const t0 = process.hrtime.bigint();
   let value: Value | undefined;
   try {
-    value = evaluatePath(active.policy, terms, {
+    value = evaluatePath(active.engine ?? active.policy, terms, {
       input,
       timeoutMs,
       print: (message) => ctx.log({ level: "info", msg: "print", request_id: requestId, text: message }),

@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import { isNode, LineCounter, parseDocument, type Document } from "yaml";
 import { validateBundles, type BundleConfig } from "../bundle/config.js";
+import { ENGINE_CHOICES, type EngineChoice } from "../engine/types.js";
 import { parseDecisionLogConfig, type DecisionLogConfig } from "../decision_log/index.js";
 
 export type ClientAuthConfig =
@@ -52,6 +53,8 @@ export interface PdpConfig {
   };
   /** Decision logs (docs/decision-logs.md); absent = off, as in OPA. */
   decision_logs?: DecisionLogConfig;
+  /** The policy engine (docs/engines.md); absent = `rego`. Copied into every bundle's config. */
+  engine?: EngineChoice;
 }
 
 export interface ConfigIssue {
@@ -337,7 +340,7 @@ class Validator {
     const root = this.obj(
       val,
       [],
-      ["listen", "policies", "bundles", "tls", "auth", "limits", "authzen", "decision_logs"],
+      ["listen", "policies", "bundles", "tls", "auth", "limits", "authzen", "decision_logs", "engine"],
     );
     if (!root) return undefined;
 
@@ -355,6 +358,7 @@ class Validator {
       this.err(["policies"], "cannot be combined with bundles");
     }
     const policies = root.bundles !== undefined ? [] : this.files(root, "policies", [], true);
+    const engine = this.engine(root, bundles !== undefined);
 
     let tls: PdpConfig["tls"];
     if (this.has(root, "tls", [], false)) {
@@ -453,8 +457,24 @@ class Validator {
       limits,
       authzen,
       ...(decision_logs ? { decision_logs } : {}),
-      ...(bundles ? { bundles } : {}),
+      ...(bundles ? { bundles: engine ? bundles.map((b) => ({ ...b, engine })) : bundles } : {}),
+      ...(engine ? { engine } : {}),
     };
+  }
+
+  /** `engine: auto|rego|wasm`; only a bundle can carry a policy.wasm, so `wasm` needs `bundles`. */
+  private engine(root: Obj, hasBundles: boolean): EngineChoice | undefined {
+    const e = this.str(root, "engine", []);
+    if (e === undefined) return undefined;
+    if (!(ENGINE_CHOICES as readonly string[]).includes(e)) {
+      this.err(["engine"], `must be one of ${ENGINE_CHOICES.join("|")}, got ${JSON.stringify(e)}`);
+      return undefined;
+    }
+    if (e === "wasm" && !hasBundles) {
+      this.err(["engine"], "wasm runs a bundle's policy.wasm and needs `bundles`, not `policies`");
+      return undefined;
+    }
+    return e as EngineChoice;
   }
 
   private auth(val: unknown, tls: PdpConfig["tls"]): ClientAuthConfig | undefined {

@@ -1,5 +1,6 @@
 // What every PDP handler is given: the configuration, the active revision and a log sink.
 import type { BundleRegistry } from "../bundle/serve.js";
+import type { CachedDecider } from "../cache/index.js";
 import type { DecisionLogger } from "../decision_log/index.js";
 import type { PdpConfig } from "./config.js";
 import type { PolicyStore } from "./policy_store.js";
@@ -31,4 +32,6 @@ export interface PdpContext {
   decisionLog?: DecisionLogger;
   /** Configured bundles (pdp/bundle), reported by the status endpoint. */
   bundles?: BundleRegistry;
+  /** The Data API's decision cache (data_cache.ts), when one was given to the server. */
+  cache?: CachedDecider;
 }

@@ -7,6 +7,7 @@ import { requestedBy, type DecisionRecord } from "../decision_log/index.js";
 import { toJS, toJSONText, type Value } from "../rego/index.js";
 import { checkValue, decodeBody, parseBody, readBody } from "./body.js";
 import type { PdpContext } from "./context.js";
+import { cachedText, decideCached } from "./data_cache.js";
 import { evaluatePath, pathTerms, type PathTerm } from "./evaluate.js";
 import type { ActivePolicy } from "./policy_store.js";
 import { evaluationError, HttpError, sendJSONText, sendOpaError } from "./respond.js";
@@ -91,13 +92,19 @@ export async function handleData(
     throw new HttpError(503, "internal_error", "no policy revision is loaded", { "retry-after": "1" });
   }
   let value: Value | undefined;
+  let cached: unknown;
   try {
-    value = evaluatePath(active.policy, terms, {
-      ...(input !== undefined ? { input: input as Value } : {}),
-      strict,
-      timeoutMs: ctx.config.limits.eval_timeout_ms,
-      print: (message) => ctx.log({ level: "info", msg: "print", decision_id: decisionId, text: message }),
-    });
+    const evaluate = () =>
+      evaluatePath(active.engine ?? active.policy, terms, {
+        ...(input !== undefined ? { input: input as Value } : {}),
+        strict,
+        timeoutMs: ctx.config.limits.eval_timeout_ms,
+        print: (message) => ctx.log({ level: "info", msg: "print", decision_id: decisionId, text: message }),
+      });
+    if (ctx.cache) {
+      const a = decideCached(ctx.cache, active.revision, terms, strict, input, evaluate);
+      ({ value, cached } = a instanceof Promise ? await a : a);
+    } else value = evaluate();
   } catch (e) {
     const { status, body } = evaluationError(e);
     const detail = body.errors?.[0];
@@ -152,6 +159,7 @@ export async function handleData(
     ]);
   }
   if (value !== undefined) members.push(["result", toJSONText(value, pretty ? "  " : "")]);
+  else if (cached !== undefined) members.push(["result", cachedText(cached, pretty)]);
   if (input === undefined && req.method === "POST") {
     members.push(["warning", json({ code: "api_usage_warning", message: MSG_INPUT_MISSING }, pretty)]);
   }
@@ -160,7 +168,11 @@ export async function handleData(
   const result = value;
   logDecision(ctx, req, decisionId, terms, input, active, {
     // Converted off the request path, when the event is encoded.
-    ...(result !== undefined ? { lazyResult: () => toJS(result) } : {}),
+    ...(result !== undefined
+      ? { lazyResult: () => toJS(result) }
+      : cached !== undefined
+        ? { lazyResult: () => cached }
+        : {}),
     metrics: {
       timer_rego_input_parse_ns: Number(tParsed - t0),
       timer_rego_query_eval_ns: Number(tEval - tParsed),

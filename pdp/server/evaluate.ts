@@ -1,6 +1,7 @@
 // One evaluation of `data.<path>` against a policy revision, with OPA's reading of URL paths: a
 // segment that is an integer is an array index (`/v1/data/list/0` is `data.list[0]`), any other
 // segment is a string key. String-only paths take the engine's fast path (evalPath).
+import type { Engine } from "../engine/index.js";
 import type { CompiledPolicy, EvalOptions, Value } from "../rego/index.js";
 import { HttpError } from "./respond.js";
 
@@ -32,10 +33,12 @@ export function pathTerms(escaped: string): PathTerm[] {
 
 /** The value of `data.<terms>` (undefined when undefined). Throws the engine's RegoError/RegoErrors. */
 export function evaluatePath(
-  policy: CompiledPolicy,
+  policy: CompiledPolicy | Engine,
   terms: readonly PathTerm[],
   opts: EvalOptions,
 ): Value | undefined {
+  // Another engine answers by entrypoint name (`a/b/c`); it throws EngineError, a 500 like any other.
+  if ("kind" in policy) return policy.evaluate(terms.join("/"), opts.input, opts);
   if (terms.every((t) => typeof t === "string")) return policy.evalPath(terms as string[], opts);
   // The engine's evalPath takes string keys only; an index goes through a (cached) query.
   const ref = terms.map((t) => (typeof t === "number" ? `[${t}]` : `[${JSON.stringify(t)}]`)).join("");

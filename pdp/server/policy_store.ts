@@ -2,10 +2,13 @@
 // so a reload between two of its evaluations can never mix revisions within one answer; the bundle
 // loader (a later stage) activates new revisions here.
 import { createHash } from "node:crypto";
+import type { Engine } from "../engine/index.js";
 import { compile, type CompiledPolicy, type ModuleSource } from "../rego/index.js";
 
 export interface ActivePolicy {
   policy: CompiledPolicy;
+  /** The engine answering instead of `policy` (a bundle's policy.wasm, docs/engines.md). */
+  engine?: Engine;
   /** Content hash of the modules and data (`sha256:` + 16 hex digits) or a bundle's manifest revision. */
   revision: string;
   /** The name the revision is reported under (OPA's bundle name). */

@@ -18,6 +18,7 @@ import {
   handleMetadata,
   METADATA_PATH,
 } from "./authzen.js";
+import { CachedDecider, type DecisionCache } from "../cache/index.js";
 import { createDecisionLogger, type DecisionLogger } from "../decision_log/index.js";
 import { clientAuthenticator } from "./client_auth.js";
 import type { PdpConfig } from "./config.js";
@@ -43,6 +44,11 @@ export interface PdpServerOptions {
   decisionLog?: DecisionLogger;
   /** Configured bundles: served at `GET /bundles/{name}` and reported by `GET /v1/status`. */
   bundles?: BundleRegistry;
+  /**
+   * A decision cache for the Data API (pdp/cache: the L1 LruDecisionCache, or an L2): keyed on the active
+   * revision, the path and the input; see data_cache.ts for the bounds. Absent = every request evaluates.
+   */
+  cache?: { store: DecisionCache; ttl_s: number };
 }
 
 export interface RunningPdp {
@@ -74,6 +80,9 @@ export function createPdpHandler(o: PdpServerOptions): (req: IncomingMessage, re
     instanceId: o.instanceId ?? randomUUID(),
     ...(o.decisionLog ? { decisionLog: o.decisionLog } : {}),
     ...(o.bundles ? { bundles: o.bundles } : {}),
+    ...(o.cache && o.cache.ttl_s > 0
+      ? { cache: new CachedDecider({ cache: o.cache.store, ttlS: o.cache.ttl_s }) }
+      : {}),
   };
   const authenticate = clientAuthenticator(o.config.auth);
 

@@ -167,9 +167,12 @@ deny contains "delegation chain has an actor without a string sub" if {
 
 # ---- helpers ----
 
+# A route may opt out with "attestation_required": false (an index or health
+# check that serves nothing sensitive); no matching route never opts out.
 agent_on_sensitive_segment if {
 	input.caller.type == "ai-agent"
 	cfg.sensitive == true
+	not route.attestation_required == false
 }
 
 default attestation_max_age_s := 300

@@ -647,6 +647,46 @@ test_sensitive_false_is_not_sensitive if {
 	is_allowed(d)
 }
 
+# Routes with "attestation_required": false (the demo's GET / and /health).
+agent_get(path) := object.union(object.remove(agent, ["attestation", "rpc"]), {
+	"request": {"method": "GET", "path": path},
+	"attestation": {"status": "none", "reason": "no attestation result or evidence presented"},
+})
+
+test_agent_sensitive_route_opted_out_needs_no_attestation if {
+	every path in ["/", "/health"] {
+		d := authz.decision with input as agent_get(path)
+		is_allowed(d)
+		not "affirming attestation" in d.reasons
+		d.cache_ttl_s == 60
+	}
+}
+
+test_agent_sensitive_route_not_opted_out_needs_attestation if {
+	d := authz.decision with input as agent_get("/payments/p-1")
+	is_denied(d, "access_denied")
+	d.reasons == [needs_affirming]
+}
+
+test_agent_sensitive_attestation_required_true_needs_attestation if {
+	segs := {"vault": {"sensitive": true, "routes": [{"path": "/**", "scopes": [], "attestation_required": true}]}}
+	d := authz.decision with input as vault({"attestation": {"status": "none"}}) with data.portcullis.segments as segs
+	d.reasons == [needs_affirming]
+}
+
+# Only a boolean false opts out: a string "false" (a typo in data) keeps the requirement.
+test_agent_sensitive_attestation_required_string_false_needs_attestation if {
+	segs := {"vault": {"sensitive": true, "routes": [{"path": "/**", "scopes": [], "attestation_required": "false"}]}}
+	d := authz.decision with input as vault({"attestation": {"status": "none"}}) with data.portcullis.segments as segs
+	d.reasons == [needs_affirming]
+}
+
+# No matching route cannot opt out: the attestation deny is reported with the route deny.
+test_agent_sensitive_no_route_still_needs_attestation if {
+	d := authz.decision with input as agent_get("/nowhere")
+	reason_set(d) == {needs_affirming, "no route allows GET /nowhere"}
+}
+
 # ---------------------------------------------------------------------------
 # Contraindicated attestation: denied everywhere
 # ---------------------------------------------------------------------------
@@ -667,6 +707,12 @@ test_contraindicated_service_sensitive_denied if {
 
 test_contraindicated_public_segment_denied if {
 	d := authz.decision with input as with_patch(browser, {"attestation": {"status": "contraindicated"}})
+	is_denied(d, "access_denied")
+	d.reasons == [contraindicated]
+}
+
+test_contraindicated_agent_route_opted_out_denied if {
+	d := authz.decision with input as object.union(agent_get("/"), {"attestation": {"status": "contraindicated", "age_seconds": 1}})
 	is_denied(d, "access_denied")
 	d.reasons == [contraindicated]
 }

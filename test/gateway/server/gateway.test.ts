@@ -277,7 +277,9 @@ describe("gateway server end to end", () => {
     );
     const p = await start(segment("payments"), shipped);
     let r!: Reply;
-    expect(await upstreamHits(async () => (r = await call(p, "/", { token: agentToken })))).toBe(0);
+    // GET / opts out of attestation in the shipped data (attestation_required: false); /payments/** does not.
+    const hits = await upstreamHits(async () => (r = await call(p, "/payments/p-1", { token: agentToken })));
+    expect(hits).toBe(0);
     expect(r.status).toBe(403);
   });
 });
