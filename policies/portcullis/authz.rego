@@ -168,7 +168,7 @@ deny contains "delegation chain has an actor without a string sub" if {
 # ---- helpers ----
 
 # A route may opt out with "attestation_required": false (an index or health
-# check that serves nothing sensitive); no matching route never opts out.
+# check that serves nothing sensitive); a request matching no route cannot.
 agent_on_sensitive_segment if {
 	input.caller.type == "ai-agent"
 	cfg.sensitive == true
