@@ -611,8 +611,8 @@ function sprintf([f, a]: Value[]): Value {
 }
 
 /**
- * The shapes policies use for messages — `%s`/`%v` of strings, `%d`/`%v` of
- * safe integers, `%%` — without building Go's printer; null for anything else
+ * The shapes policies use for messages — `%s`/`%v` of strings, `%q` of plain
+ * ASCII strings, `%d`/`%v` of safe integers, `%%` — without building Go's printer; null for anything else
  * (flags, widths, other verbs or types go the exact way).
  */
 function simpleSprintf(format: string, a: Value[]): string | null {
@@ -629,12 +629,22 @@ function simpleSprintf(format: string, a: Value[]): string | null {
     }
     const arg = a[ai++];
     if ((verb === 0x73 || verb === 0x76) && typeof arg === "string") out += arg;
+    else if (verb === 0x71 && typeof arg === "string" && plainAscii(arg)) out += `"${arg}"`;
     else if ((verb === 0x64 || verb === 0x76) && typeof arg === "number" && Number.isSafeInteger(arg)) {
       out += String(arg);
     } else return null;
   }
   if (ai !== a.length) return null;
   return out + format.slice(last);
+}
+
+/** Printable ASCII without a double quote or a backslash: what Go's %q (strconv.Quote) only wraps in quotes. */
+function plainAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 export const builtins: BuiltinDef[] = [def("sprintf", 2, sprintf)];
