@@ -15,6 +15,7 @@ import {
   type PdpLogger,
   type RunningPdp,
 } from "../pdp/server/index.js";
+import { LruDecisionCache } from "../pdp/cache/index.js";
 import { BundleError, BundleSet } from "../pdp/bundle/index.js";
 import { formatErrors } from "./errors.js";
 import { UsageError, type ExitCode, type IO } from "./io.js";
@@ -186,7 +187,21 @@ export async function runPdp(argv: string[], io: IO): Promise<ExitCode> {
       });
       store.activate(active);
     }
-    pdp = await startPdpServer({ config, store, log, version: version(), ...(bundles ? { bundles } : {}) });
+    pdp = await startPdpServer({
+      config,
+      store,
+      log,
+      version: version(),
+      ...(bundles ? { bundles } : {}),
+      ...(config.cache
+        ? {
+            cache: {
+              store: new LruDecisionCache({ maxEntries: config.cache.max_entries }),
+              ttl_s: config.cache.ttl_s,
+            },
+          }
+        : {}),
+    });
   } catch (e) {
     await bundles?.stop();
     if (e instanceof UsageError) throw e;

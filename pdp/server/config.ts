@@ -55,6 +55,8 @@ export interface PdpConfig {
   decision_logs?: DecisionLogConfig;
   /** The policy engine (docs/engines.md); absent = `rego`. Copied into every bundle's config. */
   engine?: EngineChoice;
+  /** The Data API's in-process decision cache (docs/pdp-api.md); absent = every request evaluates. */
+  cache?: { ttl_s: number; max_entries: number };
 }
 
 export interface ConfigIssue {
@@ -340,7 +342,18 @@ class Validator {
     const root = this.obj(
       val,
       [],
-      ["listen", "policies", "bundles", "tls", "auth", "limits", "authzen", "decision_logs", "engine"],
+      [
+        "listen",
+        "policies",
+        "bundles",
+        "tls",
+        "auth",
+        "limits",
+        "authzen",
+        "decision_logs",
+        "engine",
+        "cache",
+      ],
     );
     if (!root) return undefined;
 
@@ -410,6 +423,17 @@ class Validator {
       }
     }
 
+    let cache: PdpConfig["cache"];
+    if (this.has(root, "cache", [], false)) {
+      const o = this.obj(root.cache, ["cache"], ["ttl_s", "max_entries"]);
+      if (o) {
+        cache = {
+          ttl_s: this.int(o, "ttl_s", ["cache"], 0, 86_400, 60),
+          max_entries: this.int(o, "max_entries", ["cache"], 1, 10_000_000, 10_000),
+        };
+      }
+    }
+
     const authzen: PdpConfig["authzen"] = { entrypoint: PDP_DEFAULTS.entrypoint };
     if (this.has(root, "authzen", [], false)) {
       const o = this.obj(root.authzen, ["authzen"], ["entrypoint", "pdp_identifier"]);
@@ -459,6 +483,7 @@ class Validator {
       ...(decision_logs ? { decision_logs } : {}),
       ...(bundles ? { bundles: engine ? bundles.map((b) => ({ ...b, engine })) : bundles } : {}),
       ...(engine ? { engine } : {}),
+      ...(cache ? { cache } : {}),
     };
   }
 

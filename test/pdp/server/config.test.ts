@@ -46,6 +46,23 @@ describe("parsePdpConfig", () => {
     expect(c.file).toBe(join(dir, "pdp.yaml"));
   });
 
+  it("reads the Data API decision cache, with defaults, and names a bad value's key", () => {
+    const base = "policies: p.rego\nauth:\n  type: none\n";
+    expect(parsePdpConfig(base, join(dir, "pdp.yaml")).cache).toBeUndefined();
+    expect(parsePdpConfig(`${base}cache: {}\n`, join(dir, "pdp.yaml")).cache).toEqual({
+      ttl_s: 60,
+      max_entries: 10000,
+    });
+    expect(
+      parsePdpConfig(`${base}cache: {ttl_s: 5, max_entries: 100}\n`, join(dir, "pdp.yaml")).cache,
+    ).toEqual({
+      ttl_s: 5,
+      max_entries: 100,
+    });
+    expect(issues(`${base}cache: {max_entries: 0}\n`)).toMatch(/pdp\.yaml:4:\d+: cache\.max_entries: /);
+    expect(issues(`${base}cache: {ttl: 5}\n`)).toMatch(/cache\.ttl: .*ttl_s/);
+  });
+
   it("reads a full bearer config", () => {
     const c = parsePdpConfig(
       [
