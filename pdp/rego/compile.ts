@@ -215,6 +215,7 @@ export function compile(opts: CompileOptions): CompiledPolicy {
       isDefault: rule.default,
       loc: rule.loc,
       name: "data." + staticPath.join("."),
+      guard: undefined,
     };
     if (kind === "function") node.functions.push(def);
     else if (rule.default) {

@@ -649,6 +649,19 @@ export class Evaluator {
     return out;
   }
 
+  /**
+   * Rule indexing: true when the definition's first expression is `input.<path> == <constant>` and the
+   * input holds something else there, so its body would fail on that expression. Skipping it is exact;
+   * with mocked functions (`with equal as …`) nothing is skipped.
+   */
+  private excluded(def: RuleDef): boolean {
+    const g = def.guard === undefined ? (def.guard = ruleGuard(def)) : def.guard;
+    if (g === null || this.fnOverrides) return false;
+    let v: Value | undefined = this.input;
+    for (let i = 0; i < g.path.length && v !== undefined; i++) v = lookup(v, g.path[i]!);
+    return v === undefined || !equal(v, g.value as Value);
+  }
+
   /** The value of the rules at `node` (memoised per query). */
   ruleValue(node: TreeNode): Value | undefined {
     return this.nodeValue(node, undefined, node.path);
@@ -680,6 +693,7 @@ export class Evaluator {
       const out = new SetV();
       const multi = node.multi;
       for (let d = 0; d < multi.length; d++) {
+        if (this.excluded(multi[d]!)) continue;
         const chain = multi[d]!.chain;
         for (let c = 0; c < chain.length; c++) {
           const r = chain[c]!;
@@ -726,6 +740,7 @@ export class Evaluator {
     let result: Value | undefined;
     let from: RuleDef | undefined;
     for (const def of node.complete) {
+      if (this.excluded(def)) continue;
       const v = this.evalChain(def.chain, def.name, null);
       if (v === undefined) continue;
       if (result === undefined) {
@@ -1165,6 +1180,28 @@ class NestedBuilder {
 }
 
 type DetFn = (ev: Evaluator, f: Value[]) => Value | undefined;
+
+/** The index entry of a definition (see RuleDef.guard): single-link chains only, else chains never. */
+function ruleGuard(def: RuleDef): { path: string[]; value: Value } | null {
+  if (def.chain.length !== 1) return null;
+  const first = def.chain[0]!.body.exprs[0];
+  if (!first || first.t !== "truthy") return null;
+  const t = first.term;
+  if (t.t !== "call" || t.target.kind !== "builtin" || t.target.name !== "equal" || t.args.length !== 2) {
+    return null;
+  }
+  for (const [a, b] of [
+    [t.args[0]!, t.args[1]!],
+    [t.args[1]!, t.args[0]!],
+  ] as const) {
+    if (a.t !== "ref" || a.head.t !== "input" || b.t !== "val") continue;
+    if (!a.path.every((p) => p.t === "val" && typeof p.v === "string")) continue;
+    const v = b.v;
+    if (v !== null && typeof v === "object") continue;
+    return { path: a.path.map((p) => (p as { v: string }).v), value: v };
+  }
+  return null;
+}
 
 const COMPARISONS: Record<string, ((a: Value, b: Value) => boolean) | undefined> = {
   equal: (a, b) => equal(a, b),

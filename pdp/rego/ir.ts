@@ -103,6 +103,12 @@ export interface RuleDef {
   loc: Location;
   /** Name used in messages: `data.authz.allow`. */
   name: string;
+  /**
+   * Rule index entry: the definition's body starts with `input.<path> == <constant>`, so when the input
+   * holds another value there the definition cannot succeed and is skipped unevaluated. null: no such
+   * first expression; undefined: not analysed yet (the evaluator fills it in on first use).
+   */
+  guard?: { path: string[]; value: unknown } | null;
 }
 
 /** A node of the rule tree: one path under `data`, with the rules defined exactly there. */
