@@ -35,7 +35,7 @@ import { compile } from "../pdp/rego/index.js";
 import type { ExitCode, IO } from "./io.js";
 import { loadPaths } from "./load.js";
 import { packageRoot } from "./paths.js";
-import { untilSignal } from "./serve.js";
+import { untilSignal } from "./signals.js";
 
 export const demoUsage = `Usage: portcullis demo [--dir DIR] [--port N] [--upstream-port N] [--verifier-port N] [--check]
 

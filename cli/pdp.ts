@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   compileRevision,
-  isLoopback,
   loadPdpConfig,
   PdpConfigError,
   pdpConfigFromObject,
@@ -15,9 +14,11 @@ import {
   type PdpLogger,
   type RunningPdp,
 } from "../pdp/server/index.js";
+import { isLoopbackHost } from "../lib/loopback.js";
 import { LruDecisionCache } from "../pdp/cache/index.js";
 import { BundleError, BundleSet } from "../pdp/bundle/index.js";
 import { formatErrors } from "./errors.js";
+import { untilSignal } from "./signals.js";
 import { UsageError, type ExitCode, type IO } from "./io.js";
 import { loadPaths } from "./load.js";
 import { packageRoot } from "./paths.js";
@@ -112,7 +113,7 @@ function version(): string {
 function describeAuth(config: PdpConfig): string {
   switch (config.auth.type) {
     case "none":
-      return isLoopback(config.listen.host)
+      return isLoopbackHost(config.listen.host)
         ? "client authentication: none (loopback only)"
         : "client authentication: none — WARNING: anyone who can reach this address can query the policy";
     case "mtls":
@@ -120,19 +121,6 @@ function describeAuth(config: PdpConfig): string {
     case "bearer":
       return `client authentication: bearer JWT (issuer ${config.auth.issuer}, audience ${config.auth.audience.join(" ")})`;
   }
-}
-
-/** Resolves once SIGINT or SIGTERM arrives. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const done = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve(sig);
-    };
-    process.on("SIGINT", done);
-    process.on("SIGTERM", done);
-  });
 }
 
 export async function runPdp(argv: string[], io: IO): Promise<ExitCode> {
@@ -223,7 +211,7 @@ export async function runPdp(argv: string[], io: IO): Promise<ExitCode> {
     io.out(`pdp: listening on ${pdp.url} (policies ${active!.source}, revision ${active!.revision})\n`);
   }
   io.out(`pdp: ${describeAuth(config)}\n`);
-  if (config.auth.type === "bearer" && !config.tls && !isLoopback(config.listen.host)) {
+  if (config.auth.type === "bearer" && !config.tls && !isLoopbackHost(config.listen.host)) {
     io.out("pdp: WARNING: bearer tokens over plain HTTP on a non-loopback address; configure tls\n");
   }
   if (config.decision_logs) io.out(`pdp: decision logs: ${describeDecisionLogs(config.decision_logs)}\n`);

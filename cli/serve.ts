@@ -8,6 +8,7 @@ import { startTelemetry, type Telemetry } from "../gateway/telemetry/index.js";
 import { policyRevision } from "../pdp/cache/index.js";
 import { compile } from "../pdp/rego/index.js";
 import { formatErrors } from "./errors.js";
+import { untilSignal } from "./signals.js";
 import { UsageError, type ExitCode, type IO } from "./io.js";
 import { loadPaths } from "./load.js";
 
@@ -32,19 +33,6 @@ export function loadPdp(config: Config): Pdp {
   // A content revision: replicas loading the same files share decision-cache keys; any edit changes them.
   return regoPdp(compile({ modules: loaded.modules, data: loaded.data }), config.pdp.entrypoint, {
     revision: policyRevision(loaded.modules, loaded.data),
-  });
-}
-
-/** Resolves once SIGINT or SIGTERM arrives. */
-export function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve();
-    };
-    process.on("SIGINT", done);
-    process.on("SIGTERM", done);
   });
 }
 

@@ -12,6 +12,7 @@ import {
 } from "../attestation/verifier/index.js";
 import { DEV_DIR } from "../gateway/pki/index.js";
 import { formatErrors } from "./errors.js";
+import { untilSignal } from "./signals.js";
 import { UsageError, type ExitCode, type IO } from "./io.js";
 
 export const verifierUsage = `Usage: portcullis verifier --config FILE
@@ -33,18 +34,6 @@ is published at /.well-known/jwks.json. See docs/attestation.md.
   --profile P           EAR profile to issue: veraison (default) or draft
   --listen ADDR         host:port written into the config (default 127.0.0.1:8710)
 `;
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const done = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve(sig);
-    };
-    process.on("SIGINT", done);
-    process.on("SIGTERM", done);
-  });
-}
 
 function init(values: Record<string, string | string[] | boolean | undefined>, io: IO): ExitCode {
   const dir = values.init as string;

@@ -3,6 +3,7 @@
 // `kid` at most once per cooldown, bounded by a timeout).
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { isLoopbackHost } from "../../lib/loopback.js";
 
 export interface VerifierKeyOptions {
   jwks_file?: string;
@@ -15,10 +16,6 @@ export interface VerifierKeyOptions {
   cache_max_age_s?: number;
   /** JWKS URL: at most one refetch for an unknown `kid` per this interval. */
   cooldown_s?: number;
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Public signing keys only: an `oct` key in a public set would let anyone who reads it forge results. */

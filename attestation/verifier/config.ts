@@ -3,12 +3,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
-import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import { LineCounter, parseDocument, type Document } from "yaml";
 import { resolveProfile, VERAISON_PROFILE } from "../ear/profiles.js";
 import type { VerifierId } from "../ear/types.js";
 import { loadPrivateKey, loadPublicKey, type LoadedPrivateKey, type LoadedPublicKey } from "../keys.js";
 import type { ReferenceValues } from "./appraise.js";
 import { DIGEST, EVIDENCE_MEDIA_TYPE, type RuntimeValue } from "./evidence.js";
+import { describeValue as describe, formatPath, positionOf } from "../../lib/yaml_config.js";
 
 export interface AttesterConfig {
   name: string;
@@ -108,19 +109,6 @@ export function parseVerifierConfig(text: string, file: string): VerifierConfig 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
 
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function formatPath(path: Path): string {
-  let s = "";
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? p : `.${p}`;
-  return s;
-}
-
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 const REF_KEYS = [
   "image_digests",
@@ -155,14 +143,10 @@ class Validator {
 
   err(path: Path, message: string): void {
     const issue: ConfigIssue = { file: this.source, path: formatPath(path), message };
-    for (let i = path.length; i >= 0; i--) {
-      const node = this.doc.getIn(path.slice(0, i), true);
-      if (isNode(node) && node.range) {
-        const p = this.lc.linePos(node.range[0]);
-        issue.line = p.line;
-        issue.col = p.col;
-        break;
-      }
+    const at = positionOf(this.doc, this.lc, path);
+    if (at) {
+      issue.line = at.line;
+      issue.col = at.col;
     }
     this.issues.push(issue);
   }

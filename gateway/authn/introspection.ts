@@ -1,7 +1,7 @@
 // RFC 7662 introspection for opaque access tokens in `Authorization: Bearer`.
 import { readFileSync } from "node:fs";
 import { authorizationCredential } from "./headers.js";
-import { isLoopback } from "./jwks.js";
+import { isLoopbackHost } from "../../lib/loopback.js";
 import { looksLikeJwt } from "./jwt_common.js";
 import { parseStrictJson } from "./strict_json.js";
 import { checkConfirmation, parseScopes, sha256, TtlCache } from "./token_common.js";
@@ -53,7 +53,7 @@ export class IntrospectionAuthenticator implements Authenticator {
 
   constructor(cfg: IntrospectionConfig, name = "introspection") {
     const u = new URL(cfg.endpoint);
-    if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) {
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopbackHost(u.hostname))) {
       throw new Error("introspection endpoint must be https (plain http only on loopback)");
     }
     const secret =

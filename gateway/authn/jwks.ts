@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 import { AuthnError } from "./types.js";
+import { isLoopbackHost } from "../../lib/loopback.js";
 
 export interface JwksOptions {
   jwks_file?: string;
@@ -36,7 +37,7 @@ export class JwksSource {
       throw new Error("exactly one of jwks_file or jwks_uri is required");
     if (opts.jwks_uri) {
       const u = new URL(opts.jwks_uri);
-      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) {
+      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopbackHost(u.hostname))) {
         throw new Error("jwks_uri must be https (plain http only on loopback)");
       }
     }
@@ -105,8 +106,4 @@ export class JwksSource {
     if (body.length > MAX_JWKS_BYTES) throw new Error("JWKS too large");
     return body;
   }
-}
-
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -29,6 +29,8 @@ import type {
   SegmentTls,
   TranslationRule,
 } from "./types.js";
+import { isLoopbackHost } from "../../lib/loopback.js";
+import { describeValue as describe, formatPath, nearestKey, positionOf } from "../../lib/yaml_config.js";
 
 export const DEFAULTS = {
   entrypoint: "portcullis/authz/decision",
@@ -144,33 +146,6 @@ type Path = (string | number)[];
 type StrOpts = { required?: boolean; pattern?: RegExp; what?: string; oneOf?: readonly string[] };
 type Obj = Record<string, unknown>;
 
-export function formatPath(path: Path): string {
-  let s = "";
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? p : `.${p}`;
-  return s;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
-
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const SEGMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -183,10 +158,6 @@ const VERIFIER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
 // Plain segments only (no `.`/`..`): the path is compared with the normalised request path.
 const NONCE_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 class Validator {
   issues: ConfigIssue[] = [];
@@ -203,15 +174,10 @@ class Validator {
 
   err(path: Path, message: string): void {
     const issue: ConfigIssue = { file: this.file, path: formatPath(path), message };
-    // Point at the deepest node that exists: a missing key is reported at its parent mapping.
-    for (let i = path.length; i >= 0; i--) {
-      const node = this.doc.getIn(path.slice(0, i), true);
-      if (isNode(node) && node.range) {
-        const p = this.lc.linePos(node.range[0]);
-        issue.line = p.line;
-        issue.col = p.col;
-        break;
-      }
+    const at = positionOf(this.doc, this.lc, path);
+    if (at) {
+      issue.line = at.line;
+      issue.col = at.col;
     }
     this.issues.push(issue);
   }
@@ -225,7 +191,7 @@ class Validator {
     const o = val as Obj;
     for (const k of Object.keys(o)) {
       if (keys.includes(k)) continue;
-      const near = keys.find((c) => editDistance(c, k) <= 2);
+      const near = nearestKey(k, keys);
       this.err(
         [...path, k],
         `unknown key${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${keys.join(", ")}`,
@@ -338,7 +304,7 @@ class Validator {
     }
     const scheme = u.protocol.slice(0, -1);
     const ok =
-      opt.schemes.includes(scheme) || (opt.httpOnLoopback && scheme === "http" && isLoopback(u.hostname));
+      opt.schemes.includes(scheme) || (opt.httpOnLoopback && scheme === "http" && isLoopbackHost(u.hostname));
     if (!ok) {
       const loop = opt.httpOnLoopback ? " (http only on loopback)" : "";
       this.err(p, `must be a ${opt.schemes.join(" or ")} URL${loop}, got ${JSON.stringify(s)}`);
@@ -1009,7 +975,8 @@ class Validator {
       } catch {
         u = undefined;
       }
-      const okScheme = u && (u.protocol === "https:" || (u.protocol === "http:" && isLoopback(u.hostname)));
+      const okScheme =
+        u && (u.protocol === "https:" || (u.protocol === "http:" && isLoopbackHost(u.hostname)));
       if (!u || !okScheme || u.origin !== s) {
         const p = Array.isArray(o[key]) ? [...path, key, i] : [...path, key];
         this.err(

@@ -1,9 +1,10 @@
 // `decision_logs:` as written in the PDP's and the gateway's YAML, validated by one function both
 // loaders call with their own error reporter (so errors keep each loader's `file:line:col: path`).
 // Unknown keys are errors, like everywhere else in the configs.
-import { isIP } from "node:net";
 import { compileMasks } from "./mask.js";
 import type { BatchConfig, DecisionLogConfig, Json, MaskRule, ServiceSinkConfig } from "./types.js";
+import { isLoopbackHost } from "../../lib/loopback.js";
+import { describeValue as describe, nearestKey } from "../../lib/yaml_config.js";
 
 export const DECISION_LOG_DEFAULTS = {
   max_buffer_events: 10_000,
@@ -44,35 +45,6 @@ const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/;
 /** Headers the sink sets itself. */
 const RESERVED_HEADERS = new Set(["content-type", "content-length", "content-encoding", "host"]);
 
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function near(key: string, keys: readonly string[]): string | undefined {
-  return keys.find((k) => {
-    // Edit distance ≤ 2 is enough for typo hints.
-    const d = Array.from({ length: k.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= key.length; i++) {
-      let prev = d[0]!;
-      d[0] = i;
-      for (let j = 1; j <= k.length; j++) {
-        const cur = d[j]!;
-        d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (key[i - 1] === k[j - 1] ? 0 : 1));
-        prev = cur;
-      }
-    }
-    return d[k.length]! <= 2;
-  });
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || (isIP(h) === 4 && h.startsWith("127."));
-}
-
 class Checker {
   constructor(private readonly r: ConfigReporter) {}
 
@@ -93,7 +65,7 @@ class Checker {
     if (keys) {
       for (const k of Object.keys(o)) {
         if (keys.includes(k)) continue;
-        const hint = near(k, keys);
+        const hint = nearestKey(k, keys);
         this.err(
           [...path, k],
           `unknown key${hint ? ` (did you mean "${hint}"?)` : ""}; allowed: ${keys.join(", ")}`,
@@ -292,7 +264,7 @@ function parseService(c: Checker, v: unknown): ServiceSinkConfig | undefined {
     if (!u) {
       c.err([...p, "url"], `must be an absolute URL, got ${JSON.stringify(url)}`);
       ok = false;
-    } else if (!(u.protocol === "https:" || (u.protocol === "http:" && isLoopback(u.hostname)))) {
+    } else if (!(u.protocol === "https:" || (u.protocol === "http:" && isLoopbackHost(u.hostname)))) {
       // Decision logs carry policy inputs: they leave the host encrypted.
       c.err([...p, "url"], `must be an https URL (http only on loopback), got ${JSON.stringify(url)}`);
       ok = false;

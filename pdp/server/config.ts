@@ -5,10 +5,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
-import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import { LineCounter, parseDocument, type Document } from "yaml";
 import { validateBundles, type BundleConfig } from "../bundle/config.js";
 import { ENGINE_CHOICES, type EngineChoice } from "../engine/types.js";
 import { parseDecisionLogConfig, type DecisionLogConfig } from "../decision_log/index.js";
+import { isLoopbackHost } from "../../lib/loopback.js";
+import { describeValue as describe, formatPath, nearestKey, positionOf } from "../../lib/yaml_config.js";
 
 export type ClientAuthConfig =
   | { type: "none" }
@@ -170,43 +172,12 @@ export function parseListen(s: string): { host: string; port: number } | undefin
   return { host, port };
 }
 
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
 
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(?:\/[A-Za-z_][A-Za-z0-9_]*)*$/;
-
-function formatPath(path: Path): string {
-  let s = "";
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? p : `.${p}`;
-  return s;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
 
 class Validator {
   issues: ConfigIssue[] = [];
@@ -219,15 +190,10 @@ class Validator {
 
   err(path: Path, message: string): void {
     const issue: ConfigIssue = { file: this.source, path: formatPath(path), message };
-    // Point at the deepest node that exists: a missing key is reported at its parent mapping.
-    for (let i = path.length; this.yaml && i >= 0; i--) {
-      const node = this.yaml.doc.getIn(path.slice(0, i), true);
-      if (isNode(node) && node.range) {
-        const p = this.yaml.lc.linePos(node.range[0]);
-        issue.line = p.line;
-        issue.col = p.col;
-        break;
-      }
+    const at = this.yaml && positionOf(this.yaml.doc, this.yaml.lc, path);
+    if (at) {
+      issue.line = at.line;
+      issue.col = at.col;
     }
     this.issues.push(issue);
   }
@@ -240,7 +206,7 @@ class Validator {
     const o = val as Obj;
     for (const k of Object.keys(o)) {
       if (keys.includes(k)) continue;
-      const near = keys.find((c) => editDistance(c, k) <= 2);
+      const near = nearestKey(k, keys);
       this.err(
         [...path, k],
         `unknown key${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${keys.join(", ")}`,
@@ -325,8 +291,7 @@ class Validator {
       this.err([...path, key], `must be an absolute URL, got ${JSON.stringify(s)}`);
       return undefined;
     }
-    const ok =
-      u.protocol === "https:" || (u.protocol === "http:" && isLoopback(u.hostname.replace(/^\[|\]$/g, "")));
+    const ok = u.protocol === "https:" || (u.protocol === "http:" && isLoopbackHost(u.hostname));
     if (!ok) {
       this.err([...path, key], `must be an https URL (http only on loopback), got ${JSON.stringify(s)}`);
       return undefined;
@@ -388,7 +353,7 @@ class Validator {
     if (!this.has(root, "auth", [], authRequired)) {
       // Only the quick form gets here: without client authentication it serves loopback only.
       auth = { type: "none" };
-      if (listen && !isLoopback(listen.host)) {
+      if (listen && !isLoopbackHost(listen.host)) {
         this.err(
           ["listen"],
           `without client authentication the quick form listens on loopback only, got ${listen.host}; ` +

@@ -5,7 +5,6 @@ export {
   parsePdpConfig,
   pdpConfigFromObject,
   parseListen,
-  isLoopback,
   formatIssues,
   PdpConfigError,
   PDP_DEFAULTS,

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const SOURCES = ["cli", "gateway", "pdp", "attestation"];
+const SOURCES = ["lib", "cli", "gateway", "pdp", "attestation"];
 
 function stale(dir: string): boolean {
   if (!existsSync(dir)) return false;

@@ -3,15 +3,13 @@
 // redis://127.0.0.1:6379, random key prefix). A counting wrapper around the real regoPdp shows which
 // instance evaluated and which answered from a cache. The fault tests run their own redis-server on a free
 // port and kill, stop and restart it. Unreachable Redis: skipped with a reason, except under CI=true.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { request } from "node:https";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   parseConfig,
@@ -24,34 +22,19 @@ import { regoPdp, type CachedPdp, type Pdp } from "../../../gateway/server/enfor
 import { startGateway, type RunningGateway } from "../../../gateway/server/serve.js";
 import { DEV_ISSUER, ensureDevPki, signAccessToken, type DevPki } from "../../../gateway/pki/index.js";
 import { compile } from "../../../pdp/rego/index.js";
+import {
+  freePort,
+  redisUnavailable,
+  startRedis,
+  stopRedis,
+  TEST_REDIS_URL,
+  testKeyPrefix,
+} from "../../helpers/redis.js";
 
-const URL = process.env.PORTCULLIS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const URL = TEST_REDIS_URL;
 const PLANNER = "spiffe://demo.portcullis/agent/planner";
 
-async function reachable(url: string): Promise<string | undefined> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 500,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    await r.ping();
-    return undefined;
-  } catch (e) {
-    return `Redis at ${url} unreachable (${e instanceof Error ? e.message : String(e)})`;
-  } finally {
-    r.disconnect();
-  }
-}
-
-const unreachable = await reachable(URL);
-if (unreachable !== undefined) {
-  if (process.env.CI === "true") throw new Error(`${unreachable}; CI=true requires it`);
-  console.warn(`skipping Redis gateway cache tests: ${unreachable}`);
-}
+const unreachable = await redisUnavailable("Redis gateway cache tests");
 
 // Allows the planner on /ok only while its token is unexpired by the policy's own clock, so a cached
 // allow served after `exp` would show as a 200 where the policy now says 403.
@@ -154,7 +137,7 @@ function token(o: { ttl_s?: number; iat?: number; jti?: string } = {}): Promise<
   });
 }
 
-const prefix = () => `pctest:${randomBytes(6).toString("hex")}:`;
+const prefix = testKeyPrefix;
 const stats = (i: Instance) => (i.gw.pdp as CachedPdp).stats;
 
 async function until(f: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
@@ -359,47 +342,3 @@ describe("cache.redis in the config", () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** An own redis-server (no persistence) on `port`, ready when it answers PING. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const p = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {
-      stdio: "ignore",
-    },
-  );
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
-  probe.on("error", () => {});
-  try {
-    const end = Date.now() + 5000;
-    for (;;) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        return p;
-      } catch (e) {
-        if (Date.now() > end) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function stopRedis(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill("SIGCONT");
-  p.kill("SIGKILL");
-  await exited;
-}

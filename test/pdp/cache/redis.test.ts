@@ -1,8 +1,6 @@
 // The Redis L2 and the tiered cache against a real Redis (PORTCULLIS_TEST_REDIS_URL, default
 // redis://127.0.0.1:6379), every test under its own random key prefix. Unreachable Redis: the suite is
 // skipped with a one-line reason, except under CI=true, where that is a failure.
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,40 +12,25 @@ import {
   createTieredCache,
   type RedisClient,
 } from "../../../pdp/cache/index.js";
+import {
+  freePort,
+  redisUnavailable,
+  startRedis,
+  stopRedis,
+  TEST_REDIS_URL,
+  testKeyPrefix,
+} from "../../helpers/redis.js";
 
-const URL = process.env.PORTCULLIS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const URL = TEST_REDIS_URL;
 
-async function reachable(url: string): Promise<string | undefined> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 500,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    await r.ping();
-    return undefined;
-  } catch (e) {
-    return `Redis at ${url} unreachable (${e instanceof Error ? e.message : String(e)})`;
-  } finally {
-    r.disconnect();
-  }
-}
-
-const unreachable = await reachable(URL);
-if (unreachable !== undefined) {
-  if (process.env.CI === "true") throw new Error(`${unreachable}; CI=true requires it`);
-  console.warn(`skipping Redis decision-cache tests: ${unreachable}`);
-}
+const unreachable = await redisUnavailable("Redis decision-cache tests");
 
 const open: { close(): unknown }[] = [];
 afterAll(async () => {
   for (const c of open.reverse()) await c.close();
 });
 
-const prefix = () => `pctest:${randomBytes(6).toString("hex")}:`;
+const prefix = testKeyPrefix;
 const entry = (value: unknown, ttlMs: number) => ({ value, expiresAtMs: Date.now() + ttlMs });
 
 function client(url = URL): RedisClient {
@@ -202,46 +185,3 @@ describe.skipIf(unreachable !== undefined)("Redis L2 decision cache", () => {
     expect((await l2.get("pd1:k", Date.now()))?.value).toBe(false);
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as import("node:net").AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** An own redis-server (no persistence) on `port`, ready when it answers PING. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const p = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {
-      stdio: "ignore",
-    },
-  );
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
-  probe.on("error", () => {});
-  try {
-    const end = Date.now() + 5000;
-    for (;;) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        return p;
-      } catch (e) {
-        if (Date.now() > end) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function stopRedis(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill("SIGKILL");
-  await exited;
-}
