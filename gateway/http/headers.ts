@@ -92,16 +92,14 @@ const forgeableCanonical = memo(
   (n: string) => FORGEABLE.has(n) || FORGEABLE_PREFIXES.some((p) => n.startsWith(p)),
 );
 
-/** The canonical names of a caller's extra list, computed once per (usually constant) list. */
-const canonicalLists = new WeakMap<readonly string[], { copy: string[]; set: ReadonlySet<string> }>();
+/**
+ * The canonical names of a caller's extra list, computed once per list: the lists are per-segment
+ * constants built at start-up (readonly, never changed after they are passed here).
+ */
+const canonicalLists = new WeakMap<readonly string[], ReadonlySet<string>>();
 function canonicalSet(list: readonly string[]): ReadonlySet<string> {
-  const known = canonicalLists.get(list);
-  // A caller may change its list between calls: reuse the set only while the list is what it was.
-  if (known && known.copy.length === list.length && known.copy.every((n, i) => n === list[i])) {
-    return known.set;
-  }
-  const set = new Set(list.map(canonicalName));
-  canonicalLists.set(list, { copy: [...list], set });
+  let set = canonicalLists.get(list);
+  if (!set) canonicalLists.set(list, (set = new Set(list.map(canonicalName))));
   return set;
 }
 

@@ -24,7 +24,8 @@ import { requestSpan } from "../telemetry/index.js";
 import {
   basicChallenge,
   buildAuthenticators,
-  stripGatewayCredentials,
+  gatewayCredentialHeaders,
+  stripBasicCredentials,
   tokenIssuers,
 } from "./authenticators.js";
 import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js";
@@ -105,6 +106,7 @@ export function createSegmentApp(o: AppOptions): Express {
     : undefined;
   // Stripped before proxying on every segment: signed, replayable artefacts the upstream has no use for.
   const attestationHeaders = attestation?.headers ?? DEFAULT_ATTESTATION_HEADERS;
+  const stripHeaders = Object.freeze([...attestationHeaders, ...gatewayCredentialHeaders(segment)]);
 
   const app = express();
   app.disable("x-powered-by");
@@ -207,10 +209,11 @@ export function createSegmentApp(o: AppOptions): Express {
     span?.record({ authnMethods: authn.methods, callerType: caller.type });
     // After authentication, because a result counts only when bound to the identity this request proved.
     const attested = attestation ? await attestation.appraise(req.headersDistinct, peer, authn) : undefined;
+    const upgrade = upgradeOf(req);
     const input = buildInput({
       segment: segment.name,
       method: req.method,
-      upgrade: upgradeOf(req),
+      upgrade,
       host: req.headers.host,
       headers: policyHeaders(req.headersDistinct, { secretHeaders: attestationHeaders }),
       target,
@@ -258,12 +261,9 @@ export function createSegmentApp(o: AppOptions): Express {
       // Filled into the fresh sanitized map in order, later wins (half the cost of spreading into a new one).
       outbound = Object.assign(
         // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
-        stripGatewayCredentials(
+        stripBasicCredentials(
           segment,
-          sanitizeRequestHeaders(req.headers, {
-            allowWebSocketUpgrade: upgradeOf(req) !== undefined,
-            stripHeaders: attestationHeaders,
-          }),
+          sanitizeRequestHeaders(req.headers, { allowWebSocketUpgrade: upgrade !== undefined, stripHeaders }),
         ),
         forwardingFor(socket, req.headers.host, segment.port),
         verdict.headers,

@@ -119,15 +119,19 @@ export function basicChallenge(segment: Segment): string | undefined {
 }
 
 /**
- * The headers without credentials that only the gateway may see: API keys, pre-shared secrets, JWT
- * assertions and Basic passwords. Forwarding them would hand the upstream a secret it could replay here.
- * Bearer access tokens do travel on: they are meant for the resource and carry its audience.
+ * Headers carrying credentials that only the gateway may see — API keys, pre-shared secrets, JWT
+ * assertions — to strip before proxying: forwarding them would hand the upstream a secret it could replay
+ * here. Bearer access tokens do travel on: they are meant for the resource and carry its audience.
  */
-export function stripGatewayCredentials(segment: Segment, headers: OutboundHeaders): OutboundHeaders {
+export function gatewayCredentialHeaders(segment: Segment): string[] {
   const a = segment.authenticators;
   const names = [a.api_key?.header, a.psk?.header, a.jwt_assertion ? JWT_ASSERTION_HEADER : undefined];
-  for (const n of names) if (n !== undefined) delete headers[n];
-  if (a.basic) {
+  return names.filter((n): n is string => n !== undefined);
+}
+
+/** `Authorization: Basic …` carries a password (by value, not by name, so not in the strip list). */
+export function stripBasicCredentials(segment: Segment, headers: OutboundHeaders): OutboundHeaders {
+  if (segment.authenticators.basic) {
     const auth = headers.authorization;
     const values = auth === undefined ? [] : Array.isArray(auth) ? auth : [auth];
     if (values.some((v) => /^\s*basic(\s|$)/i.test(v))) delete headers.authorization;
