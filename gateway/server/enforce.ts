@@ -1,7 +1,8 @@
 // Policy decision → what the gateway does. Everything that is not a well-formed allow is a deny, and a
 // PDP that could not answer is an outage (503), never an allow. Decisions go through the decision cache
 // (pdp/cache) when the PDP is wrapped by cachedPdp; the cache can only return what the same policy
-// revision decided for the same input, within the credentials' lifetime.
+// revision decided for an input with the same values wherever the policy can read (Pdp.inputPaths), for
+// the same subjects, within the credentials' lifetime.
 import { randomUUID } from "node:crypto";
 import {
   CachedDecider,
@@ -9,6 +10,7 @@ import {
   type DecisionBounds,
   type DecisionCache,
   type DeciderStats,
+  type InputPathList,
 } from "../../pdp/cache/index.js";
 import { toJS, type CompiledPolicy, type Value } from "../../pdp/rego/index.js";
 import type { CombinedResult } from "../authn/combine.js";
@@ -41,6 +43,11 @@ export interface Pdp {
   /** Names the policy and data that decide; a cache keys on it, so a new revision is never served old answers. */
   readonly revision?: string;
   readonly entrypoint?: string;
+  /**
+   * The input paths the policy can read for `entrypoint` (CompiledPolicy.inputPaths): a decision cache
+   * keys on their values only. Undefined: the whole input (a remote PDP, another engine).
+   */
+  readonly inputPaths?: InputPathList;
 }
 
 export interface RegoPdpOptions {
@@ -60,6 +67,7 @@ export function regoPdp(
   return {
     revision: o.revision ?? `local:${randomUUID()}`,
     entrypoint: path.join("/"),
+    inputPaths: policy.inputPaths(path),
     decide(input) {
       const value = policy.evalPath(path, { input: jsonValue(input, 0) as Value, timeoutMs });
       return value === undefined ? undefined : toJS(value);
@@ -146,18 +154,19 @@ export interface CachedPdpOptions {
  */
 export function cachedPdp(inner: Pdp, cache: DecisionCache, o: CachedPdpOptions): CachedPdp {
   const decider = new CachedDecider({ cache, ttlS: o.ttlS, now: o.now });
-  const { revision, entrypoint } = inner;
+  const { revision, entrypoint, inputPaths } = inner;
   return {
     cache,
     stats: decider.stats,
     revision,
     entrypoint,
+    inputPaths,
     decide(input, context) {
       if (context === undefined || revision === undefined || entrypoint === undefined) {
         decider.stats.bypassed++;
         return inner.decide(input, context);
       }
-      return decider.decide({ revision, entrypoint, input, bounds: context }, () =>
+      return decider.decide({ revision, entrypoint, input, bounds: context, inputPaths }, () =>
         inner.decide(input, context),
       );
     },

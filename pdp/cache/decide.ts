@@ -2,7 +2,7 @@
 // same policy revision returned for the same input (key.ts) within every bound (ttl.ts); when it cannot
 // answer — an uncacheable input, a failed or slow L2 — the policy is evaluated, never skipped. Evaluation
 // errors propagate to the caller (a deny there) and are never stored.
-import { decisionKey } from "./key.js";
+import { decisionKey, type InputPathList } from "./key.js";
 import { decisionTtlMs } from "./ttl.js";
 import type { CachedDecision, DecisionBounds, DecisionCache, DeciderStats } from "./types.js";
 
@@ -19,6 +19,11 @@ export interface DecisionRequest {
   entrypoint: string;
   input: unknown;
   bounds: DecisionBounds;
+  /**
+   * The input paths the entrypoint can read (CompiledPolicy.inputPaths): the key holds only their values.
+   * Undefined: the whole input is keyed.
+   */
+  inputPaths?: InputPathList;
 }
 
 /** What the evaluation returns: the decision, or a promise of it (a remote PDP). */
@@ -66,11 +71,14 @@ export class CachedDecider {
       entrypoint: req.entrypoint,
       input: req.input,
       attestationIssuedAt: req.bounds.attestation?.issuedAt,
+      inputPaths: req.inputPaths,
+      subjects: req.bounds.subjects,
     });
     if (key === undefined) return this.bypass(evaluate);
     const nowMs = this.now();
-    // Credentials already past their expiry get no cached answer, whatever entry their input would find
-    // (the key holds the token's claims, so this is a second line, not the first).
+    // Credentials already past their expiry get no cached answer, whatever entry their input would find:
+    // a projected key leaves out the claims the policy does not read (`exp` among them), so an entry
+    // stored for a fresh token of the same subject would otherwise answer an expired one.
     const exp = req.bounds.expiresAt;
     if (exp !== undefined && !(exp * 1000 > nowMs)) return this.bypass(evaluate);
     let found: CachedDecision | undefined | Promise<CachedDecision | undefined>;

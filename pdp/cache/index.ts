@@ -1,7 +1,7 @@
 // The decision cache (design brief, "Decision cache"): keys, TTL bounds, the in-process L1, and deciding
 // through a cache. An L2 (Redis) implements the same DecisionCache interface.
 export { CachedDecider, type DecisionRequest, type DeciderOptions, type Evaluate } from "./decide.js";
-export { decisionKey, keyText, NOISE_HEADERS, type KeyParts } from "./key.js";
+export { decisionKey, keyText, NOISE_HEADERS, type InputPathList, type KeyParts } from "./key.js";
 export { LruDecisionCache, type LruOptions } from "./lru.js";
 export { policyRevision } from "./revision.js";
 export { decisionTtlMs, isDecisionDocument, type TtlInputs } from "./ttl.js";

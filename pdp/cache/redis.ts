@@ -42,7 +42,16 @@ export function connectRedis(o: RedisConnectOptions): RedisClient {
   const ep = o.endpoint;
   if (typeof ep === "string") return new Redis(ep, common);
   if ("sentinels" in ep) {
-    return new Redis({ ...common, sentinels: ep.sentinels.map(hostPort), name: ep.name });
+    // failoverDetector: on the sentinels' +switch-master the client reconnects to the new master at once.
+    // Without it, it stays on the old master until the sentinel demotes that one (its next INFO poll, up
+    // to 10 s later): writes meant for the shared cache land on a node about to be wiped, and a revocation
+    // published on the new master never reaches this replica's subscriber.
+    return new Redis({
+      ...common,
+      sentinels: ep.sentinels.map(hostPort),
+      name: ep.name,
+      failoverDetector: true,
+    });
   }
   return new Cluster(ep.cluster.map(hostPort), {
     enableOfflineQueue: false,
@@ -51,7 +60,11 @@ export function connectRedis(o: RedisConnectOptions): RedisClient {
   });
 }
 
-/** A second connection to the same Redis (pub/sub needs its own), with an offline queue: not on the request path. */
+/**
+ * A second client for the invalidation subscriber (pub/sub needs its own connection), with an offline
+ * queue: not on the request path. For a Cluster it only tracks the nodes; the subscriber opens its own
+ * connection to one of them (invalidation.ts).
+ */
 export function duplicateForSubscribe(client: RedisClient): RedisClient {
   return client instanceof Cluster
     ? client.duplicate(undefined, { enableOfflineQueue: true })

@@ -14,7 +14,8 @@ import { RegoError, RegoErrors } from "./errors.js";
 import { Evaluator, runQuery, type EvalOptions, type PreparedQuery, type ResultRow } from "./eval.js";
 import { TreeNode, type CBody, type CTerm, type RuleDef } from "./ir.js";
 import { parseModule, parseQuery } from "./parser.js";
-import { checkRecursion } from "./recursion.js";
+import { analyzeInputPaths, type InputPaths } from "./input_paths.js";
+import { checkRecursion, RuleGraph } from "./recursion.js";
 import { normalizeBody, normalizeRule, normalizeTerm } from "./normalize.js";
 import { fromJS, type Value } from "./value.js";
 
@@ -44,6 +45,9 @@ export class CompiledPolicy {
   /** evalPath's terms, kept so their static resolution is computed once. */
   private readonly pathTerms = new Map<string, CTerm>();
   private readonly queryEnv: ModuleEnv;
+  /** inputPaths per entrypoint (a value of undefined: the whole input). */
+  private readonly inputPathsMemo = new Map<string, InputPaths | undefined>();
+  private ruleGraph: RuleGraph | undefined;
 
   constructor(
     readonly modules: ast.Module[],
@@ -94,6 +98,21 @@ export class CompiledPolicy {
         throw new RegoError("eval_cancel_error", "evaluation exceeded the maximum stack depth");
       throw e;
     }
+  }
+
+  /**
+   * The input paths an evaluation of `data.<path>` (evalPath) can read — sorted, none below another,
+   * frozen — or undefined when it may read the whole input. The decision cache keys on the values at
+   * these paths (pdp/cache/key.ts); see input_paths.ts for what counts as a read. Memoised per path.
+   */
+  inputPaths(path: readonly string[]): InputPaths | undefined {
+    const key = path.join("\u0000");
+    if (this.inputPathsMemo.has(key)) return this.inputPathsMemo.get(key);
+    this.ruleGraph ??= new RuleGraph(this.root);
+    const paths = analyzeInputPaths(this.root, path, this.ruleGraph);
+    if (this.inputPathsMemo.size > 1000) this.inputPathsMemo.clear();
+    this.inputPathsMemo.set(key, paths);
+    return paths;
   }
 
   /**

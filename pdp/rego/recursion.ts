@@ -1,82 +1,114 @@
 // Compile-time recursion check (OPA's rego_recursion_error): Rego rules may not
-// depend on themselves, directly or through other rules and functions.
+// depend on themselves, directly or through other rules and functions. The
+// dependency reading here (which rule nodes a term can evaluate) is shared with
+// the input-path analysis (input_paths.ts).
 import { RegoError } from "./errors.js";
-import type { RuleDef, TreeNode } from "./ir.js";
+import type { CRule, CTerm, RuleDef, TreeNode } from "./ir.js";
 import { walkBody, walkTerm, type IRVisitor } from "./irwalk.js";
 
-/** Every node that defines rules or functions, reachable from root. */
-function ruleNodes(root: TreeNode): TreeNode[] {
-  const out: TreeNode[] = [];
-  const visit = (n: TreeNode): void => {
-    if (n.hasRules || n.functions.length > 0) out.push(n);
-    for (const c of n.children.values()) visit(c);
-  };
-  visit(root);
-  return out;
+/** A data path a rule reads; `dynamic` when a non-constant part follows it (`data.x[y]`). */
+export interface DepPath {
+  path: readonly string[];
+  dynamic: boolean;
 }
 
-/** A data path a rule reads; `dynamic` when a variable part follows it (`data.x[y]`). */
-interface DepPath {
-  path: string[];
-  dynamic: boolean;
+/**
+ * The data path a term names by itself: a bare `data`, a ref into `data` (its constant string prefix), a
+ * user function call. A caller walking the IR must not walk a data ref's head (it is a bare `data`), only
+ * its path terms.
+ */
+export function dataDependency(t: CTerm): DepPath | undefined {
+  if (t.t === "data") return { path: [], dynamic: false };
+  if (t.t === "ref" && t.head.t === "data") {
+    const p: string[] = [];
+    for (const x of t.path) {
+      if (x.t !== "val" || typeof x.v !== "string") break;
+      p.push(x.v);
+    }
+    return { path: p, dynamic: p.length < t.path.length };
+  }
+  if (t.t === "call" && t.target.kind === "user") return { path: t.target.path, dynamic: false };
+  return undefined;
 }
 
 /** The static data paths a term or expression reads (refs into data, user function calls). */
 function pathsVisitor(out: DepPath[]): IRVisitor {
-  return {
+  const v: IRVisitor = {
     term: (t) => {
-      if (t.t === "data") out.push({ path: [], dynamic: false });
-      else if (t.t === "ref" && t.head.t === "data") {
-        const p: string[] = [];
-        for (const x of t.path) {
-          if (x.t !== "val" || typeof x.v !== "string") break;
-          p.push(x.v);
-        }
-        out.push({ path: p, dynamic: p.length < t.path.length });
-        for (const x of t.path) walkTerm(x, pathsVisitor(out));
+      const d = dataDependency(t);
+      if (d) out.push(d);
+      if (t.t === "ref" && t.head.t === "data") {
+        for (const x of t.path) walkTerm(x, v);
         return false;
-      } else if (t.t === "call" && t.target.kind === "user")
-        out.push({ path: t.target.path, dynamic: false });
+      }
       return true;
     },
   };
+  return v;
 }
 
-function defsOf(n: TreeNode): RuleDef[] {
+export function defsOf(n: TreeNode): RuleDef[] {
   return [...n.complete, ...(n.defaultRule ? [n.defaultRule] : []), ...n.multi, ...n.partial, ...n.functions];
 }
 
+/**
+ * Walks every term of one rule link: body, head value, key and dynamic ref parts, and with `params` the
+ * function parameters (patterns an argument is unified with).
+ */
+export function walkRule(r: CRule, v: IRVisitor, params: boolean): void {
+  if (params && r.params) for (const p of r.params) walkTerm(p, v);
+  walkBody(r.body, v);
+  walkTerm(r.value, v);
+  if (r.key) walkTerm(r.key, v);
+  for (const d of r.dynamic) walkTerm(d, v);
+}
+
+const SEP = "\u0000";
+
+/** The nodes of a rule tree that define rules or functions, and which of them a data read evaluates. */
+export class RuleGraph {
+  readonly nodes: TreeNode[] = [];
+  private readonly byKey = new Map<string, TreeNode>();
+
+  constructor(root: TreeNode) {
+    const visit = (n: TreeNode): void => {
+      if (n.hasRules || n.functions.length > 0) this.nodes.push(n);
+      for (const c of n.children.values()) visit(c);
+    };
+    visit(root);
+    for (const n of this.nodes) this.byKey.set(n.path.join(SEP), n);
+  }
+
+  /**
+   * Adds to `out` the rule nodes a read of `dep` evaluates: the node at the path, those above it (their
+   * documents contain it) and those below it (a whole-document read builds them). `dynamicBelow: false`
+   * leaves out the nodes below a dynamic read (`data.x[y]`), which only the evaluator can resolve.
+   */
+  addNodes(dep: DepPath, dynamicBelow: boolean, out: Set<TreeNode>): void {
+    const p = dep.path;
+    for (let i = 0; i <= p.length; i++) {
+      const hit = this.byKey.get(p.slice(0, i).join(SEP));
+      if (hit && (i === p.length || hit.hasRules)) out.add(hit);
+    }
+    if (dep.dynamic && !dynamicBelow) return;
+    const prefix = p.join(SEP) + SEP;
+    for (const m of this.nodes) {
+      if (m.path.length > p.length && (p.length === 0 || m.path.join(SEP).startsWith(prefix))) out.add(m);
+    }
+  }
+}
+
 export function checkRecursion(root: TreeNode): RegoError[] {
-  const nodes = ruleNodes(root);
-  const byKey = new Map(nodes.map((n) => [n.path.join("\u0000"), n]));
+  const graph = new RuleGraph(root);
+  const nodes = graph.nodes;
   const edges = new Map<TreeNode, Set<TreeNode>>();
   for (const n of nodes) {
     const paths: DepPath[] = [];
-    for (const def of defsOf(n)) {
-      for (const r of def.chain) {
-        const v = pathsVisitor(paths);
-        walkBody(r.body, v);
-        walkTerm(r.value, v);
-        if (r.key) walkTerm(r.key, v);
-        for (const d of r.dynamic) walkTerm(d, v);
-      }
-    }
+    const v = pathsVisitor(paths);
+    for (const def of defsOf(n)) for (const r of def.chain) walkRule(r, v, false);
     const deps = new Set<TreeNode>();
-    for (const { path: p, dynamic } of paths) {
-      // The rule nodes at this path, above it (their documents contain it) and, for
-      // a whole-document read, below it. Dynamic reads are left to the evaluator,
-      // which detects a rule re-entering itself.
-      for (let i = 0; i <= p.length; i++) {
-        const hit = byKey.get(p.slice(0, i).join("\u0000"));
-        if (hit && (i === p.length || hit.hasRules)) deps.add(hit);
-      }
-      if (dynamic) continue;
-      const prefix = p.join("\u0000");
-      for (const m of nodes) {
-        const key = m.path.join("\u0000");
-        if (m.path.length > p.length && (p.length === 0 || key.startsWith(prefix + "\u0000"))) deps.add(m);
-      }
-    }
+    // Dynamic reads are left to the evaluator, which detects a rule re-entering itself.
+    for (const dep of paths) graph.addNodes(dep, false, deps);
     edges.set(n, deps);
   }
   const errors: RegoError[] = [];

@@ -7,7 +7,7 @@ import { requestedBy, type DecisionRecord } from "../decision_log/index.js";
 import { toJS, toJSONText, type Value } from "../rego/index.js";
 import { checkValue, decodeBody, parseBody, readBody } from "./body.js";
 import type { PdpContext } from "./context.js";
-import { cachedText, decideCached } from "./data_cache.js";
+import { cachedText, decideCached, readPaths } from "./data_cache.js";
 import { evaluatePath, pathTerms, type PathTerm } from "./evaluate.js";
 import type { ActivePolicy } from "./policy_store.js";
 import { evaluationError, HttpError, sendJSONText, sendOpaError } from "./respond.js";
@@ -102,7 +102,8 @@ export async function handleData(
         print: (message) => ctx.log({ level: "info", msg: "print", decision_id: decisionId, text: message }),
       });
     if (ctx.cache) {
-      const a = decideCached(ctx.cache, active.revision, terms, strict, input, evaluate);
+      const paths = readPaths(active, terms);
+      const a = decideCached(ctx.cache, active.revision, terms, strict, input, evaluate, paths);
       ({ value, cached } = a instanceof Promise ? await a : a);
     } else value = evaluate();
   } catch (e) {

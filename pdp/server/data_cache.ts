@@ -1,5 +1,7 @@
-// The Data API through the decision cache (pdp/cache): key = active revision + path + input (minus the
-// per-request noise key.ts drops), so a new revision never answers from old entries. Only decision
+// The Data API through the decision cache (pdp/cache): key = active revision + path + the input's values
+// at the paths the policy can read for that path (all of it when that is not known: a policy.wasm, a path
+// with an array index), minus the per-request noise key.ts drops, so a new revision never answers from old
+// entries. Only decision
 // documents (`{allow: bool, …}` or a bool) are stored (ttl.ts); anything else evaluates every time.
 //
 // The PDP does not see the caller's credentials, only the input, so the bounds come from the input as
@@ -7,9 +9,20 @@
 // `input.peer.cert.not_after` end an entry, `input.authn.subject` and `input.peer.spiffe_id` index it for
 // revocation. An input without them is bounded by the TTLs alone — the policy's `cache_ttl_s: 0` is the
 // way for a policy that decides on something the input does not carry to opt out.
-import type { CachedDecider, DecisionBounds } from "../cache/index.js";
+import type { CachedDecider, DecisionBounds, InputPathList } from "../cache/index.js";
 import { toJS, type Value } from "../rego/index.js";
 import type { PathTerm } from "./evaluate.js";
+import type { ActivePolicy } from "./policy_store.js";
+
+/**
+ * The input paths an evaluation of `terms` can read under `active`: from our Rego engine for a path of
+ * string keys (evalPath's); undefined — the whole input — for another engine or a path with an index.
+ */
+export function readPaths(active: ActivePolicy, terms: readonly PathTerm[]): InputPathList | undefined {
+  if (active.engine !== undefined) return undefined;
+  if (!terms.every((t): t is string => typeof t === "string")) return undefined;
+  return active.policy.inputPaths(terms);
+}
 
 export interface DataAnswer {
   /** The engine's value when this request evaluated (exact numbers), else undefined. */
@@ -26,6 +39,7 @@ export function decideCached(
   strict: boolean,
   input: unknown,
   evaluate: () => Value | undefined,
+  inputPaths?: InputPathList,
 ): DataAnswer | Promise<DataAnswer> {
   let value: Value | undefined;
   let evaluated = false;
@@ -38,7 +52,7 @@ export function decideCached(
   // error, so it is part of the key too.
   const entrypoint = (strict ? "strict:" : "") + JSON.stringify(terms);
   const answer = (doc: unknown): DataAnswer => (evaluated ? { value } : { cached: doc });
-  const out = cache.decide({ revision, entrypoint, input, bounds: boundsOf(input) }, run);
+  const out = cache.decide({ revision, entrypoint, input, bounds: boundsOf(input), inputPaths }, run);
   if (out instanceof Promise) return out.then(answer);
   return answer(out);
 }

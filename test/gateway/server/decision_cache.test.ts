@@ -15,6 +15,7 @@ import type { Config } from "../../../gateway/config/index.js";
 import { demoSegment } from "../../../gateway/server/demo.js";
 import { cachedPdp, regoPdp, type CachedPdp, type Pdp } from "../../../gateway/server/enforce.js";
 import { startGateway, startSegment, type RunningGateway } from "../../../gateway/server/serve.js";
+import { loadPdp } from "../../../cli/serve.js";
 import { DEV_ISSUER, ensureDevPki, signAccessToken, type DevPki } from "../../../gateway/pki/index.js";
 
 const PLANNER = "spiffe://demo.portcullis/agent/planner";
@@ -53,6 +54,7 @@ function counting(inner: Pdp): Counting {
     evaluations: 0,
     revision: inner.revision,
     entrypoint: inner.entrypoint,
+    inputPaths: inner.inputPaths,
     decide: (input, context) => {
       c.evaluations++;
       return inner.decide(input, context);
@@ -101,7 +103,10 @@ function call(
   });
 }
 
-function token(sub: string, o: { ttl_s?: number; iat?: number } = {}): Promise<string> {
+function token(
+  sub: string,
+  o: { ttl_s?: number; iat?: number; scope?: string; claims?: Record<string, unknown> } = {},
+): Promise<string> {
   return signAccessToken(pki.issuer, { iss: DEV_ISSUER, aud: "payments", sub, scope: "payments:read", ...o });
 }
 
@@ -262,6 +267,88 @@ describe("decision cache in the request path", () => {
       expect(pdp.evaluations).toBe(evaluations);
       if (ttl > 0) expect((gw.pdp as CachedPdp).stats.hits).toBe(1);
     }
+  });
+});
+
+describe("decision cache keyed on the input paths the policy reads", () => {
+  /** The shipped policy as `portcullis serve` loads it (test module included), through a cached gateway. */
+  async function shippedGateway() {
+    const config: Config = {
+      file: "(test)",
+      pdp: {
+        policies: join(import.meta.dirname, "..", "..", "..", "policies"),
+        entrypoint: "portcullis/authz/decision",
+      },
+      cache: { ttl_s: 60, max_entries: 100 },
+      segments: [demoSegment(dir, upstreamUrl, 0)],
+    };
+    const pdp = counting(loadPdp(config));
+    const gw = await startGateway(config, pdp, () => undefined);
+    closers.push(() => gw.close());
+    return { port: gw.segments[0].port, pdp, stats: (gw.pdp as CachedPdp).stats };
+  }
+
+  it("the shipped policy: a fresh token of the same agent is a hit, other scopes a miss", async () => {
+    const { port, pdp, stats } = await shippedGateway();
+    expect(pdp.inputPaths).toContainEqual(["token", "scopes"]);
+    const nowS = Math.floor(Date.now() / 1000);
+    // Two different tokens of the planner: another jti, iat and exp, the same scopes.
+    const t1 = await token(PLANNER, { iat: nowS - 5, claims: { jti: "first" } });
+    const t2 = await token(PLANNER, { iat: nowS, claims: { jti: "second" } });
+    expect(t1).not.toBe(t2);
+    // `GET /` needs no scope and no attestation: the shipped policy allows the agent.
+    const a = await call(port, "/", t1);
+    const b = await call(port, "/", t2);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(pdp.evaluations).toBe(1);
+    expect(stats).toMatchObject({ hits: 1, misses: 1 });
+    // Scopes are read (route and tool scopes): a token with other scopes is decided again.
+    const wider = await token(PLANNER, { scope: "payments:read payments:write" });
+    expect((await call(port, "/", wider)).status).toBe(200);
+    expect(pdp.evaluations).toBe(2);
+    // A deny is shared the same way: the agent lacks an attestation on /payments/….
+    const d1 = await call(port, "/payments/balance", t1);
+    const d2 = await call(port, "/payments/balance", t2);
+    expect([d1.status, d2.status]).toEqual([403, 403]);
+    expect(pdp.evaluations).toBe(3);
+  });
+
+  it("a policy that reads the token's jti: no sharing between tokens", async () => {
+    const source = `package portcullis.authz
+import rego.v1
+decision := {"allow": true} if {
+  input.token.claims.jti != "revoked"
+  input.request.path == "/ok"
+}
+`;
+    const { port, pdp, cached } = await segmentWithCache(counting(policyPdp(source)));
+    expect(pdp.inputPaths).toEqual([
+      ["request", "path"],
+      ["token", "claims", "jti"],
+    ]);
+    const t1 = await token(PLANNER, { claims: { jti: "one" } });
+    const t2 = await token(PLANNER, { claims: { jti: "two" } });
+    expect((await call(port, "/ok", t1)).status).toBe(200);
+    expect((await call(port, "/ok", t2)).status).toBe(200);
+    expect(pdp.evaluations).toBe(2);
+    // The same token again is a hit; a revoked jti gets the policy's own deny, never a shared allow.
+    expect((await call(port, "/ok", t1)).status).toBe(200);
+    expect(pdp.evaluations).toBe(2);
+    expect((await call(port, "/ok", await token(PLANNER, { claims: { jti: "revoked" } }))).status).toBe(403);
+    expect(cached.stats).toMatchObject({ hits: 1, misses: 3 });
+  });
+
+  it("a remote-style PDP without input paths keys on the whole input: fresh tokens miss", async () => {
+    const source = `package portcullis.authz
+import rego.v1
+decision := {"allow": true} if input.request.path == "/ok"
+`;
+    const inner = policyPdp(source);
+    const whole = counting({ revision: inner.revision, entrypoint: inner.entrypoint, decide: inner.decide });
+    const { port, pdp } = await segmentWithCache(whole);
+    await call(port, "/ok", await token(PLANNER));
+    await call(port, "/ok", await token(PLANNER));
+    expect(pdp.evaluations).toBe(2);
   });
 });
 

@@ -141,3 +141,173 @@ describe("decision cache key", () => {
     expect(key("not an object")).toBeUndefined();
   });
 });
+
+// ---------------------------------------------------------------- projection on the read input paths
+
+/** The shipped policy's read paths for data.portcullis.authz.decision (test/pdp/rego/input_paths.test.ts). */
+const READ: readonly (readonly string[])[] = [
+  ["attestation", "age_seconds"],
+  ["attestation", "status"],
+  ["caller", "type"],
+  ["delegation", "chain"],
+  ["delegation", "depth"],
+  ["request", "method"],
+  ["request", "path"],
+  ["rpc", "tool"],
+  ["segment"],
+  ["token", "claims", "roles"],
+  ["token", "scopes"],
+];
+
+describe("decision cache key projected on the input paths the policy reads", () => {
+  const SUBJECTS = ["spiffe://demo/agent/a"];
+  const pkey = (i: unknown, paths: readonly (readonly string[])[] = READ, over: Partial<KeyParts> = {}) =>
+    key(i, { inputPaths: paths, subjects: SUBJECTS, ...over });
+  const ptext = (i: unknown, paths: readonly (readonly string[])[] = READ) =>
+    keyText(parts(i, { inputPaths: paths, subjects: SUBJECTS }));
+  const token = (claims: Record<string, unknown>, scopes = ["payments:read"]) => ({
+    token: { type: "jwt", claims: { sub: "spiffe://demo/agent/a", ...claims }, scopes },
+  });
+
+  it("holds the read values only: a fresh token of the same agent has the same key", () => {
+    const a = input(token({ jti: "j-1", iat: 1_700_000_000, exp: 1_700_003_600 }));
+    const b = input(token({ jti: "j-2", iat: 1_700_000_100, exp: 1_700_003_700 }));
+    expect(key(a, { subjects: SUBJECTS })).not.toBe(key(b, { subjects: SUBJECTS })); // whole input: a miss
+    expect(pkey(a)).toBe(pkey(b));
+    expect(ptext(a)).toMatch(
+      /^5:rev-1\|25:portcullis\/authz\/decision\|a0\|s1:21:spiffe:\/\/demo\/agent\/a\|p:11:/,
+    );
+    expect(ptext(a)).not.toContain("j-1");
+    // Unread members anywhere: headers, host, peer, authn, the caller's reason.
+    expect(pkey(withRequest({ host: "other" }, { accept: "text/html" }))).toBe(pkey(input()));
+    expect(pkey(input({ peer: { spiffe_id: "x" }, caller: { type: "ai-agent", reason: "other" } }))).toBe(
+      pkey(input()),
+    );
+  });
+
+  it("changes with every read value", () => {
+    const base = pkey(input());
+    const variants = [
+      input({ segment: "public" }),
+      withRequest({ method: "POST" }),
+      withRequest({ path: "/payments/other" }),
+      input({ caller: { type: "service" } }),
+      input({ attestation: { status: "affirming" } }),
+      input(token({}, ["payments:write"])),
+      input(token({ roles: ["teller"] })),
+      input({ rpc: { tool: "get_balance" } }),
+      input({ delegation: { depth: 1, chain: [{ sub: "a" }] } }),
+    ];
+    const keys = new Set(variants.map((v) => pkey(v)));
+    expect(keys.size).toBe(variants.length);
+    expect(keys.has(base)).toBe(false);
+  });
+
+  it("tells a missing value from null, and reads as the engine does", () => {
+    const missing = pkey(input());
+    expect(pkey(input({ rpc: { tool: null } }))).not.toBe(missing);
+    expect(pkey(input({ rpc: null }))).toBe(missing); // input.rpc.tool is undefined either way
+    expect(pkey(input({ rpc: "tool" }))).toBe(missing);
+    expect(pkey(input({ rpc: ["tool"] }))).toBe(missing);
+    expect(pkey(input({ rpc: {} }))).toBe(missing);
+    expect(pkey(input({ rpc: { tool: undefined } }))).toBe(missing); // JSON drops undefined members
+    expect(pkey(input({ rpc: { tool: () => 1 } }))).toBe(missing);
+    expect(pkey(input({ rpc: { tool: "" } }))).not.toBe(missing);
+    expect(pkey(input({ rpc: { tool: "1" } }))).not.toBe(pkey(input({ rpc: { tool: 1 } })));
+    expect(pkey(input({ rpc: { tool: Number.NaN } }))).toBe(pkey(input({ rpc: { tool: null } })));
+    expect(pkey(input({ rpc: { tool: -0 } }))).toBe(pkey(input({ rpc: { tool: 0 } })));
+    // Inherited members are not members (the engine reads own members only).
+    expect(pkey(input({ rpc: Object.create({ tool: "x" }) as unknown }))).toBe(missing);
+  });
+
+  it("never walks into an array with a string segment", () => {
+    const paths = [["list", "0"], ["s"]];
+    const none = pkey({ s: 1 }, paths);
+    expect(pkey({ s: 1, list: ["a"] }, paths)).toBe(none);
+    expect(pkey({ s: 1, list: { 0: "a" } }, paths)).not.toBe(none);
+    // Read whole, the array is in the key with its order.
+    expect(pkey({ list: [1, 2] }, [["list"]])).not.toBe(pkey({ list: [2, 1] }, [["list"]]));
+  });
+
+  it("reads class instances and toJSON as JSON does, as the engine is given them", () => {
+    class Token {
+      scopes = ["payments:read"];
+      secret = "x";
+    }
+    const plain = input({ token: { scopes: ["payments:read"] } });
+    expect(pkey(input({ token: new Token() }))).toBe(pkey(plain));
+    expect(pkey(input({ token: { toJSON: () => ({ scopes: ["payments:read"] }) } }))).toBe(pkey(plain));
+    expect(pkey({ toJSON: () => ({ segment: "payments" }) }, [["segment"]])).toBe(
+      pkey({ segment: "payments" }, [["segment"]]),
+    );
+    expect(pkey({ toJSON: () => "text" }, [["segment"]])).toBeUndefined();
+    expect(pkey(input({ segment: 1n }))).toBeUndefined();
+    expect(pkey(input({ rpc: { tool: { toJSON: () => undefined } } }))).toBeUndefined();
+  });
+
+  it("keeps the noise rules: time, request-id and trace header values, attestation age", () => {
+    const paths = [
+      ["request", "time_ns"],
+      ["request", "headers", "x-request-id"],
+      ["request", "headers", "traceparent", "x"],
+      ["request", "headers", "accept"],
+    ];
+    const k = pkey(input(), paths);
+    expect(pkey(withRequest({ time_ns: 5 }, { "x-request-id": "r-9" }), paths)).toBe(k);
+    // The presence of a noise header stays in the key, its value does not.
+    const req = input().request as Record<string, unknown>;
+    const { "x-request-id": _gone, ...rest } = req.headers as Record<string, string>;
+    expect(pkey(input({ request: { ...req, headers: rest } }), paths)).not.toBe(k);
+    expect(pkey(withRequest({}, { accept: "text/html" }), paths)).not.toBe(k);
+    // Read whole, `request` and `request.headers` are quieted as in a whole-input key.
+    for (const p of [[["request"]], [["request", "headers"]]]) {
+      expect(pkey(withRequest({ time_ns: 5 }, { "X-Request-ID": "r-9", traceparent: "t" }), p)).toBe(
+        pkey(withRequest({}, { "X-Request-ID": "r-1" }), p),
+      );
+      expect(pkey(withRequest({}, { accept: "text/html" }), p)).not.toBe(pkey(input(), p));
+    }
+    // The age: left out, the issue time names the result; without an issue time not cacheable.
+    const att = (age: number) => input({ attestation: { status: "affirming", age_seconds: age } });
+    expect(pkey(att(12))).toBeUndefined();
+    for (const p of [READ, [["attestation"]]]) {
+      const at = pkey(att(12), p, { attestationIssuedAt: 1_700_000_000 });
+      expect(pkey(att(40), p, { attestationIssuedAt: 1_700_000_000 })).toBe(at);
+      expect(pkey(att(12), p, { attestationIssuedAt: 1_700_000_100 })).not.toBe(at);
+    }
+    // A non-numeric age is a value like any other.
+    const odd = (age: unknown) => input({ attestation: { status: "affirming", age_seconds: age } });
+    expect(pkey(odd("12"))).not.toBe(pkey(odd("13")));
+    const deep = [["attestation", "age_seconds", "n"]];
+    expect(pkey(odd({ n: 1 }), deep)).not.toBe(pkey(odd({ n: 2 }), deep));
+  });
+
+  it("holds the subjects, in any order, for whole-input keys too", () => {
+    const two = ["spiffe://demo/agent/a", "user:alice"];
+    const k = pkey(input(), READ, { subjects: two });
+    expect(pkey(input(), READ, { subjects: [...two].reverse() })).toBe(k);
+    expect(pkey(input(), READ, { subjects: ["spiffe://demo/agent/a"] })).not.toBe(k);
+    expect(pkey(input(), READ, { subjects: ["user:bob", "spiffe://demo/agent/a"] })).not.toBe(k);
+    expect(key(input(), { subjects: ["a"] })).not.toBe(key(input(), { subjects: ["b"] }));
+    // Length prefixes: subjects cannot run into each other.
+    expect(key(input(), { subjects: ["a:1:b"] })).not.toBe(key(input(), { subjects: ["a", "b"] }));
+  });
+
+  it("never equals a whole-input key or a key for another path list", () => {
+    const i = { segment: "payments" };
+    expect(keyText(parts(i, { inputPaths: [["segment"]] }))).toMatch(
+      /\|p:1:[A-Za-z0-9_-]{22}:\{"0":"payments"\}$/,
+    );
+    expect(keyText(parts(i))).toMatch(/\|f:\{"segment":"payments"\}$/);
+    expect(pkey(i, [["segment"]])).not.toBe(pkey(i, [["segment"], ["x"]]));
+    expect(pkey({ a: 1, b: 1 }, [["a"]])).not.toBe(pkey({ a: 1, b: 1 }, [["b"]]));
+    // The same path list as another array: the same key.
+    expect(pkey(i, [["segment"]])).toBe(pkey(i, [["segment"]]));
+  });
+
+  it("does not modify the input", () => {
+    const a = withRequest({ time_ns: 7 }, { "x-request-id": "r" });
+    const snapshot = JSON.stringify(a);
+    pkey(a, [["request"], ["attestation"]]);
+    expect(JSON.stringify(a)).toBe(snapshot);
+  });
+});

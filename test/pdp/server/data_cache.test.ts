@@ -48,11 +48,11 @@ async function start(): Promise<{ url: string; store: PolicyStore; evaluations: 
   return { url: pdp.url, store, evaluations: () => logs.filter((e) => e.msg === "print").length };
 }
 
-const input = (subject: string, exp?: number) => ({
+const input = (subject: string, exp?: number, jti?: string) => ({
   input: {
     authn: { subject },
     request: { headers: { "x-request-id": String(Math.random()) }, time_ns: Date.now() * 1e6 },
-    ...(exp !== undefined ? { token: { claims: { exp } } } : {}),
+    ...(exp !== undefined || jti !== undefined ? { token: { claims: { exp, jti } } } : {}),
   },
 });
 
@@ -106,5 +106,44 @@ describe("PDP Data API with the decision cache", () => {
     const meta = await call(t.url, "/v1/data/portcullis/authz/meta", { body: input("alice") });
     expect(meta.json).toMatchObject({ result: { evaluations: "never cached" } });
     expect(t.evaluations()).toBe(4);
+  });
+
+  it("keys on the input paths the active revision reads, and a reload brings the new revision's paths", async () => {
+    const t = await start();
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    // The policy reads input.authn.subject only: a fresh token (another jti) shares the entry.
+    await call(t.url, PATH, { body: input("alice", exp, "jti-1") });
+    expect((await call(t.url, PATH, { body: input("alice", exp, "jti-2") })).json).toMatchObject({
+      result: { allow: true },
+    });
+    expect(t.evaluations()).toBe(1);
+    // A revision that reads the jti: tokens no longer share, the same token still does.
+    t.store.activate(
+      compileRevision({
+        modules: [
+          {
+            file: "p.rego",
+            source: `package portcullis.authz
+import rego.v1
+decision := d if {
+  print("evaluated")
+  d := {"allow": input.token.claims.jti == "jti-1"}
+}`,
+          },
+        ],
+        data: {},
+        name: "p",
+        source: "t",
+      }),
+    );
+    const first = await call(t.url, PATH, { body: input("alice", exp, "jti-1") });
+    const second = await call(t.url, PATH, { body: input("alice", exp, "jti-2") });
+    expect([first.json, second.json]).toMatchObject([
+      { result: { allow: true } },
+      { result: { allow: false } },
+    ]);
+    expect(t.evaluations()).toBe(3);
+    await call(t.url, PATH, { body: input("alice", exp, "jti-2") });
+    expect(t.evaluations()).toBe(3);
   });
 });
