@@ -8,7 +8,11 @@ import {
   normaliseTyp,
   parseCompactJwt,
   verifyJwt,
+  verifyJwtSync,
+  type ParsedJwt,
+  type VerifyOptions,
 } from "./jwt_common.js";
+import type { JWTPayload } from "jose";
 import { checkConfirmation, parseScopes, sha256, TtlCache } from "./token_common.js";
 import {
   AuthnError,
@@ -99,12 +103,15 @@ export class BearerAuthenticator implements Authenticator {
     }
   }
 
-  /** A repeat of a verified token (or a request without one) needs no signature check and no await. */
+  /**
+   * Without an await: a repeat of a verified token, a request without one, and a fresh token whose
+   * signing key was already resolved (the signature check itself is synchronous).
+   */
   authenticateSync(facts: RequestFacts): AuthnResult | undefined {
     try {
       const token = this.credential(facts);
       if (token === undefined) return NONE;
-      const identity = this.cached(this.keyOf(token), this.now());
+      const identity = this.verifySync(token);
       if (!identity) return undefined;
       checkConfirmation(identity.cnf, facts);
       return ok(identity);
@@ -147,21 +154,50 @@ export class BearerAuthenticator implements Authenticator {
     const key = this.keyOf(token);
     const cached = this.cached(key, nowMs);
     if (cached) return cached;
-    const { header } = parseCompactJwt(token, this.cfg.max_token_bytes ?? 8192);
+    const jwt = this.parse(token);
+    this.verifications++;
+    return this.remember(key, await verifyJwt(jwt, this.jwks, this.options(nowMs)), nowMs);
+  }
+
+  /**
+   * The identity of a valid token when it can be had without waiting (cached, or its key already
+   * resolved), undefined when `verify` must run; throws AuthnError for an invalid token.
+   */
+  verifySync(token: string): Identity | undefined {
+    const nowMs = this.now();
+    const key = this.keyOf(token);
+    const cached = this.cached(key, nowMs);
+    if (cached) return cached;
+    const jwt = this.parse(token);
+    const payload = verifyJwtSync(jwt, this.jwks, this.options(nowMs));
+    if (payload === undefined) return undefined;
+    this.verifications++;
+    return this.remember(key, payload, nowMs);
+  }
+
+  private parse(token: string): ParsedJwt {
+    const jwt = parseCompactJwt(token, this.cfg.max_token_bytes ?? 8192);
     // typ first (RFC 9068 §4): an ID token signed by the same AS must never pass as an access token.
-    const typ = normaliseTyp(header.typ);
+    const typ = normaliseTyp(jwt.header.typ);
     if (typ !== "at+jwt" && !(this.cfg.accept_jwt_typ && typ === "jwt")) {
       throw new AuthnError("invalid_token", "token is not a JWT access token (typ)");
     }
-    this.verifications++;
-    const payload = await verifyJwt(token, this.jwks.getKey, {
+    return jwt;
+  }
+
+  private options(nowMs: number): VerifyOptions {
+    return {
       issuer: this.cfg.issuer,
       audience: this.cfg.audience,
       algorithms: this.algorithms,
       clockSkewS: this.skew,
       requiredClaims: this.requiredClaims,
       nowMs,
-    });
+    };
+  }
+
+  /** The identity of a verified payload, kept for reuse until the token's `exp` (or the cache bound). */
+  private remember(key: string, payload: JWTPayload, nowMs: number): Identity {
     if (typeof payload.sub !== "string" || payload.sub === "") {
       throw new AuthnError("invalid_token", "token has no subject");
     }

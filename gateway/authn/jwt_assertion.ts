@@ -77,7 +77,8 @@ export class JwtAssertionAuthenticator implements Authenticator {
     try {
       const token = singleHeader(facts, this.header);
       if (token === undefined) return NONE;
-      const { header, payload } = parseCompactJwt(token.trim(), this.cfg.max_token_bytes ?? 8192);
+      const jwt = parseCompactJwt(token.trim(), this.cfg.max_token_bytes ?? 8192);
+      const { header, payload } = jwt;
       // An access token replayed as an assertion would let any resource server impersonate its client.
       if (normaliseTyp(header.typ) === "at+jwt")
         throw new AuthnError("invalid_token", "access token is not an assertion");
@@ -87,7 +88,7 @@ export class JwtAssertionAuthenticator implements Authenticator {
         throw new AuthnError("invalid_token", "unknown assertion issuer");
       const nowMs = this.now();
       const skew = Math.min(this.cfg.clock_skew_s ?? 30, 300);
-      const claims = await verifyJwt(token.trim(), issuer.jwks.getKey, {
+      const claims = await verifyJwt(jwt, issuer.jwks, {
         issuer: iss,
         audience: this.cfg.audience,
         algorithms: issuer.algorithms,

@@ -167,12 +167,12 @@ export class SessionAuthenticator implements Authenticator {
     const key = sha256(token);
     const cached = this.cache.get(key, nowMs);
     if (cached) return cached;
-    const { header } = parseCompactJwt(token, this.maxBytes);
-    if (!SESSION_TYPS.has(normaliseTyp(header.typ))) {
+    const jwt = parseCompactJwt(token, this.maxBytes);
+    if (!SESSION_TYPS.has(normaliseTyp(jwt.header.typ))) {
       throw new AuthnError("invalid_token", "token is not a session token (typ)");
     }
     this.verifications++;
-    const payload = await verifyJwt(token, this.jwks.getKey, {
+    const payload = await verifyJwt(jwt, this.jwks, {
       issuer: this.cfg.issuer,
       audience: this.cfg.audience,
       algorithms: this.algorithms,
