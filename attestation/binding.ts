@@ -57,6 +57,12 @@ export function bindResult(claims: Record<string, unknown>, caller: CallerFacts)
       return { bound: false, reason: "attestation result cnf is not an object" };
     }
     const c = cnf as Record<string, unknown>;
+    // A confirmation member of the wrong type is a broken result, never one to skip over.
+    for (const m of ["x5t#S256", "jkt"]) {
+      if (c[m] !== undefined && typeof c[m] !== "string") {
+        return { bound: false, reason: `attestation result cnf.${m} is not a string` };
+      }
+    }
     const x5t = c["x5t#S256"];
     if (typeof x5t === "string") {
       named = true;
@@ -66,12 +72,19 @@ export function bindResult(claims: Record<string, unknown>, caller: CallerFacts)
       }
     }
     let jkt = typeof c.jkt === "string" ? c.jkt : undefined;
-    if (jkt === undefined && typeof c.jwk === "object" && c.jwk !== null) {
+    if (c.jwk !== undefined) {
+      let fromJwk: string;
       try {
-        jkt = jwkThumbprint(c.jwk as Record<string, unknown>);
+        if (typeof c.jwk !== "object" || c.jwk === null || Array.isArray(c.jwk)) throw new Error("not a JWK");
+        fromJwk = jwkThumbprint(c.jwk as Record<string, unknown>);
       } catch {
         return { bound: false, reason: "attestation result cnf.jwk is not a usable public key" };
       }
+      // Two spellings of the key must name the same key, or the result binds to neither.
+      if (jkt !== undefined && !safeEqual(jkt, fromJwk)) {
+        return { bound: false, reason: "attestation result cnf.jkt and cnf.jwk name different keys" };
+      }
+      jkt = fromJwk;
     }
     if (jkt !== undefined) {
       named = true;

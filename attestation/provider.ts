@@ -1,18 +1,23 @@
 // One call per request: appraise(request facts) → input.attestation. Passport model: the caller
 // presents an EAR; background-check model: the caller presents evidence and we ask the verifier.
-// Verified results are cached in-process by the hash of what was presented (so a passport re-sent
-// on every request costs a hash and a map lookup) until they stop being valid; binding is checked
-// on every request. A nonce is consumed the first time a result or evidence carrying it is
-// verified, so a *different* result with the same nonce is a replay. Nothing here throws: every
-// failure is `status: none` with a reason, and a verifier outage never yields a better status.
-import { createHash } from "node:crypto";
-import { LRUCache } from "lru-cache";
+// Verified results are cached under the caller's workload identity and the hash of what was presented
+// (so a passport re-sent on every request costs a hash and a lookup) until they stop being valid, in
+// this process or in Redis for every replica (result_cache.ts); binding is checked on every request. A
+// nonce is consumed the first time a result or evidence carrying it is verified, so a *different*
+// result with the same nonce is a replay. Nothing here throws: every failure is `status: none` with a
+// reason, and neither a verifier outage nor a store outage ever yields a better status.
 import { bindResult, type CallerFacts } from "./binding.js";
 import { EarError } from "./ear/errors.js";
 import type { VerifiedEar } from "./ear/types.js";
 import type { EarVerifier } from "./ear/verify.js";
 import { attestationInput, noAttestation, type AttestationInput, type AttestationModel } from "./input.js";
 import type { NonceStore } from "./nonce.js";
+import {
+  MemoryResultCache,
+  presentedDigest,
+  type ResultCacheKey,
+  type VerifiedResultCache,
+} from "./result_cache.js";
 import { peekEvidenceNonce } from "./verifier/evidence.js";
 import type { VerifierClient } from "./verifier_client.js";
 
@@ -46,14 +51,17 @@ export interface EarAttestationProviderOptions {
   nonces?: NonceStore;
   /** Refuse passports without `eat_nonce` (default false: timestamp freshness suffices). */
   require_nonce?: boolean;
-  /** Bound of the verified-result cache (default 10 000). */
+  /** Bound of the default in-process verified-result cache (default 10 000). */
   cache_max_entries?: number;
+  /** Where verified results are cached (default: an in-process LRU of `cache_max_entries`). */
+  results?: VerifiedResultCache;
+  /**
+   * Told when the nonce store or the result cache could not answer. The request goes on without the
+   * cache (verified again), and a nonce that could not be checked is not accepted.
+   */
+  onStoreError?: (store: "nonces" | "results", error: unknown) => void;
   /** Clock in ms (tests). */
   now?: () => number;
-}
-
-function sha256(s: string): string {
-  return createHash("sha256").update(s).digest("base64url");
 }
 
 /** The identity a nonce may have been issued to: the one the caller proved on this request. */
@@ -61,10 +69,26 @@ function nonceSubject(c: CallerFacts): string | undefined {
   return c.spiffeId ?? c.workloadId;
 }
 
+/**
+ * The workload a cached result is filed under: the strongest identity this request proved. Without any,
+ * nothing is cached (such a caller cannot be bound to a result anyway).
+ */
+function workloadOf(c: CallerFacts): string | undefined {
+  if (c.spiffeId !== undefined) return c.spiffeId;
+  if (c.workloadId !== undefined) return c.workloadId;
+  if (c.certThumbprint !== undefined) return `x5t#S256:${c.certThumbprint}`;
+  if (c.dpopJkt !== undefined) return `jkt:${c.dpopJkt}`;
+  return undefined;
+}
+
 export class EarAttestationProvider implements AttestationProvider {
   private readonly o: EarAttestationProviderOptions;
   private readonly now: () => number;
-  private readonly cache: LRUCache<string, VerifiedEar>;
+  /** The result cache in use (the given one, or the in-process default). */
+  readonly results: VerifiedResultCache;
+  /** Names of the verifiers whose results each model accepts: a cached entry from any other is ignored. */
+  private readonly passportVerifiers: Set<string>;
+  private readonly backgroundVerifiers: Set<string>;
 
   constructor(o: EarAttestationProviderOptions) {
     if (o.verifiers.length === 0 && !o.background) {
@@ -72,7 +96,15 @@ export class EarAttestationProvider implements AttestationProvider {
     }
     this.o = o;
     this.now = o.now ?? Date.now;
-    this.cache = new LRUCache({ max: o.cache_max_entries ?? 10_000 });
+    this.results =
+      o.results ?? new MemoryResultCache({ max_entries: o.cache_max_entries ?? 10_000, now: this.now });
+    this.passportVerifiers = new Set(o.verifiers.map((v) => v.name));
+    this.backgroundVerifiers = new Set(o.background ? [o.background.verifier.name] : []);
+  }
+
+  /** The same provider over another result cache and/or store-error hook (the gateway's Redis). */
+  withStores(o: Pick<EarAttestationProviderOptions, "results" | "onStoreError">): EarAttestationProvider {
+    return new EarAttestationProvider({ ...this.o, ...o });
   }
 
   async appraise(req: AttestationRequest): Promise<AttestationInput> {
@@ -86,16 +118,50 @@ export class EarAttestationProvider implements AttestationProvider {
     }
   }
 
-  private cached(key: string): VerifiedEar | undefined {
-    const hit = this.cache.get(key);
-    if (hit && Math.floor(this.now() / 1000) < hit.validUntil) return hit;
-    if (hit) this.cache.delete(key);
-    return undefined;
+  private storeError(store: "nonces" | "results", e: unknown): void {
+    try {
+      this.o.onStoreError?.(store, e);
+    } catch {
+      // A logging hook must not change the outcome.
+    }
   }
 
-  private remember(key: string, ear: VerifiedEar): void {
-    const ttl = ear.validUntil * 1000 - this.now();
-    if (ttl > 0) this.cache.set(key, ear, { ttl, noDisposeOnSet: true });
+  private cacheKey(
+    caller: CallerFacts,
+    model: AttestationModel,
+    presented: string,
+  ): ResultCacheKey | undefined {
+    const workload = workloadOf(caller);
+    return workload === undefined ? undefined : { workload, model, digest: presentedDigest(presented) };
+  }
+
+  /**
+   * A cached result for this key, re-checked here whatever the cache did: still valid, and signed by a
+   * verifier this provider trusts for the model. A cache that cannot answer is a miss.
+   */
+  private async cached(
+    key: ResultCacheKey | undefined,
+    verifiers: Set<string>,
+  ): Promise<VerifiedEar | undefined> {
+    if (key === undefined) return undefined;
+    let hit: VerifiedEar | undefined;
+    try {
+      hit = await this.results.get(key);
+    } catch (e) {
+      this.storeError("results", e);
+      return undefined;
+    }
+    if (hit === undefined || !(Math.floor(this.now() / 1000) < hit.validUntil)) return undefined;
+    return verifiers.has(hit.verifier) ? hit : undefined;
+  }
+
+  private async remember(key: ResultCacheKey | undefined, ear: VerifiedEar): Promise<void> {
+    if (key === undefined) return;
+    try {
+      await this.results.set(key, ear);
+    } catch (e) {
+      this.storeError("results", e);
+    }
   }
 
   private result(ear: VerifiedEar, caller: CallerFacts, model: AttestationModel): AttestationInput {
@@ -106,8 +172,8 @@ export class EarAttestationProvider implements AttestationProvider {
     const model = "passport";
     if (this.o.verifiers.length === 0)
       return noAttestation("passport attestation results are not accepted", { model });
-    const key = "p:" + sha256(token);
-    const hit = this.cached(key);
+    const key = this.cacheKey(caller, model, token);
+    const hit = await this.cached(key, this.passportVerifiers);
     if (hit) return this.result(hit, caller, model);
 
     let ear: VerifiedEar | undefined;
@@ -137,7 +203,7 @@ export class EarAttestationProvider implements AttestationProvider {
 
     const fresh = await this.consumeNonces(ear.nonces, caller, this.o.require_nonce ?? false);
     if (fresh !== undefined) return noAttestation(fresh, { model, verifier: ear.verifier });
-    this.remember(key, ear);
+    await this.remember(key, ear);
     return this.result(ear, caller, model);
   }
 
@@ -148,8 +214,8 @@ export class EarAttestationProvider implements AttestationProvider {
     const model = "background-check";
     const bg = this.o.background;
     if (!bg) return noAttestation("attestation evidence is not accepted (no verifier configured)", { model });
-    const key = "e:" + sha256(evidence.value);
-    const hit = this.cached(key);
+    const key = this.cacheKey(caller, model, evidence.value);
+    const hit = await this.cached(key, this.backgroundVerifiers);
     if (hit) return this.result(hit, caller, model);
 
     const nonce = evidence.nonce ?? peekEvidenceNonce(evidence.value);
@@ -172,7 +238,7 @@ export class EarAttestationProvider implements AttestationProvider {
       const msg = e instanceof EarError ? e.message : "attestation result is malformed";
       return noAttestation(msg, { model, verifier: bg.verifier.name });
     }
-    this.remember(key, ear);
+    await this.remember(key, ear);
     return this.result(ear, caller, model);
   }
 
@@ -190,7 +256,14 @@ export class EarAttestationProvider implements AttestationProvider {
     if (!this.o.nonces) return undefined;
     const reasons: string[] = [];
     for (const n of nonces) {
-      const r = await this.o.nonces.consume(n, nonceSubject(caller));
+      let r;
+      try {
+        r = await this.o.nonces.consume(n, nonceSubject(caller));
+      } catch (e) {
+        // Whether it is ours, and unspent, is unknown: fail closed, whatever `required` says.
+        this.storeError("nonces", e);
+        return "attestation nonce could not be checked (nonce store unavailable)";
+      }
       if (r.ok) return undefined;
       reasons.push(r.reason);
     }

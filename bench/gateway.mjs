@@ -8,7 +8,14 @@
 //   4. the same with a fresh token on every request (pre-minted, rotated through, never repeated unless
 //      the run needs more than were minted — the output says so);
 //   5. p99 at about half of each one's max rate (autocannon overallRate, and an evenly paced open-loop
-//      client), gateway vs baseline.
+//      client), gateway vs baseline;
+//   6. the gateway on the attested segment (the shipped policy unchanged: payments is sensitive, so the
+//      agent needs an affirming attestation), the same token and the same passport EAR (issued by the
+//      reference verifier) on every request — the cost of a passport whose verification is cached by
+//      its hash (issue #6); saturated, and evenly paced at config 5d's rate.
+// The paced client tags each request (x-bench-id); each proxy process times, per request, its residence
+// (request event → response finished) minus the upstream exchange (diagnostics_channel http.client.*),
+// i.e. the latency the process itself adds, free of the load client's and the upstream's stalls.
 // Latencies are recorded per response as floats (autocannon's own histogram rounds to whole ms).
 // Every row also reports the CPU time of the proxy process (user + sys from /proc/<pid>/stat, all threads)
 // per request, and the gateway rows the decision-cache hit ratio over the run; a second table reports what
@@ -28,6 +35,7 @@ import { Agent as HttpsAgent, createServer as createHttpsServer, request as http
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import dc from "node:diagnostics_channel";
 import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 
 const self = fileURLToPath(import.meta.url);
@@ -45,6 +53,8 @@ async function child(which, dir, upstream) {
     new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
   let server;
   let port;
+  const extraServers = [];
+  const extra = {};
   let cacheCounters = () => ({});
   if (which === "upstream") {
     server = createHttpServer((req, res) => {
@@ -89,27 +99,47 @@ async function child(which, dir, upstream) {
     const counting = {
       revision: rego.revision,
       entrypoint: rego.entrypoint,
+      // The paths the policy reads: the cache keys on them, as serve's does (undefined in older builds).
+      inputPaths: rego.inputPaths,
       decide: (input, context) => (evaluations++, rego.decide(input, context)),
     };
     // The decision cache as `portcullis serve` configures it by default (cache.ttl_s 60, max_entries
     // 10 000); BENCH_DECISION_CACHE=0 turns it off. A build without it (an older dist) runs without.
     let pdp = counting;
-    let cacheStats;
+    // Both segments' caches (config 6 has its own); only one segment is loaded at a time, so the sums
+    // describe the run.
+    const cacheStats = [];
     if (enforce.cachedPdp && process.env.BENCH_DECISION_CACHE !== "0") {
       const { LruDecisionCache } = await import(dist("pdp/cache/index.js"));
       const cached = enforce.cachedPdp(counting, new LruDecisionCache({ maxEntries: 10_000 }), { ttlS: 60 });
       pdp = cached;
-      cacheStats = cached.stats;
+      cacheStats.push(cached.stats);
     }
-    cacheCounters = () => ({ hits: cacheStats?.hits ?? 0, misses: cacheStats?.misses ?? 0, evaluations });
-    const running = await startSegment(
-      demoSegment(dir, upstream),
-      pdp,
-      (e) => process.env.GW_DEBUG && console.error(JSON.stringify(e)),
-    );
+    const sum = (k) => cacheStats.reduce((n, st) => n + st[k], 0);
+    cacheCounters = () => ({ hits: sum("hits"), misses: sum("misses"), evaluations });
+    const log = (e) => process.env.GW_DEBUG && console.error(JSON.stringify(e));
+    const running = await startSegment(demoSegment(dir, upstream), pdp, log);
     running.server.keepAliveTimeout = 60_000;
     server = running.server;
     port = running.port;
+    // Config 6: the shipped policy and data unchanged (payments sensitive), passports from the reference
+    // verifier whose JWKS main() wrote into `dir`; its own decision cache, configured as above.
+    const { demoAttestation } = await import(dist("gateway/server/demo.js"));
+    const shipped = loadPaths([join(root, "policies")]);
+    let attPdp = enforce.regoPdp(compile({ modules: shipped.modules, data: shipped.data }), entrypoint);
+    if (enforce.cachedPdp && process.env.BENCH_DECISION_CACHE !== "0") {
+      const { LruDecisionCache } = await import(dist("pdp/cache/index.js"));
+      attPdp = enforce.cachedPdp(attPdp, new LruDecisionCache({ maxEntries: 10_000 }), { ttlS: 60 });
+      cacheStats.push(attPdp.stats);
+    }
+    // The background-check URL is never called: config 6 presents passports only.
+    const attested = demoSegment(dir, upstream, 0, {
+      attestation: demoAttestation(dir, "http://127.0.0.1:9"),
+    });
+    const runningAtt = await startSegment(attested, attPdp, log);
+    runningAtt.server.keepAliveTimeout = 60_000;
+    extraServers.push(runningAtt.server);
+    extra.attPort = runningAtt.port;
   } else {
     throw new Error(`unknown BENCH_ROLE ${which}`);
   }
@@ -118,10 +148,36 @@ async function child(which, dir, upstream) {
   // to the response's last byte handed to the socket, event-loop delay (anything synchronous: work, GC),
   // and GC pauses. Each {stats} query answers for the window since the previous one.
   let residence = [];
-  server.prependListener("request", (_req, res) => {
-    const t0 = performance.now();
-    res.once("finish", () => residence.push(performance.now() - t0));
+  // Per tagged request: the upstream exchange (request start → response), subtracted from the residence.
+  let own = [];
+  const upstreamStart = new Map();
+  const upstreamMs = new Map();
+  const tag = (req) => req.getHeader?.("x-bench-id");
+  dc.subscribe("http.client.request.start", ({ request }) => {
+    const id = tag(request);
+    if (id !== undefined) upstreamStart.set(id, performance.now());
   });
+  dc.subscribe("http.client.response.finish", ({ request }) => {
+    const id = tag(request);
+    const t = id === undefined ? undefined : upstreamStart.get(id);
+    if (t === undefined) return;
+    upstreamStart.delete(id);
+    upstreamMs.set(id, performance.now() - t);
+  });
+  for (const s of [server, ...extraServers]) {
+    s.prependListener("request", (req, res) => {
+      const t0 = performance.now();
+      res.once("finish", () => {
+        const ms = performance.now() - t0;
+        residence.push(ms);
+        const id = req.headers["x-bench-id"];
+        if (id === undefined) return;
+        const up = upstreamMs.get(id);
+        upstreamMs.delete(id);
+        if (up !== undefined) own.push(ms - up);
+      });
+    });
+  }
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   let gc = { count: 0, totalMs: 0, maxMs: 0 };
@@ -135,23 +191,30 @@ async function child(which, dir, upstream) {
   process.on("message", (m) => {
     if (!m || !m.stats) return;
     residence.sort((a, b) => a - b);
-    const q = (p) =>
-      residence.length ? residence[Math.min(residence.length - 1, Math.floor(p * residence.length))] : NaN;
+    own.sort((a, b) => a - b);
+    const q = (p, xs = residence) =>
+      xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] : NaN;
     process.send({
       stats: {
         ...cacheCounters(),
         residenceP50: q(0.5),
         residenceP99: q(0.99),
+        ownP50: q(0.5, own),
+        ownP99: q(0.99, own),
+        ownCount: own.length,
         loopP99: loop.percentile(99) / 1e6,
         loopMax: loop.max / 1e6,
         gc,
       },
     });
     residence = [];
+    own = [];
+    upstreamStart.clear();
+    upstreamMs.clear();
     loop.reset();
     gc = { count: 0, totalMs: 0, maxMs: 0 };
   });
-  process.send({ port });
+  process.send({ port, ...extra });
   process.on("disconnect", () => process.exit(0));
 }
 
@@ -166,7 +229,7 @@ function spawn(which, env, o = {}) {
   return new Promise((resolve, reject) => {
     proc.once("error", reject);
     proc.once("exit", (code) => reject(new Error(`${which} exited with ${code}`)));
-    proc.once("message", (m) => resolve({ proc, port: m.port }));
+    proc.once("message", (m) => resolve({ proc, ...m }));
   });
 }
 
@@ -302,19 +365,17 @@ function paced(o, rate, duration) {
       if (++done === sent && performance.now() - t0 >= duration * 1000) finish();
     };
     const fire = (due) => {
-      const req = httpsRequest(
-        { host: url.hostname, port: url.port, path: PATH, agent, headers: o.headers ?? {} },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            if (res.statusCode >= 200 && res.statusCode < 300) {
-              ok++;
-              lat.push(performance.now() - due);
-            } else bad++;
-            settle();
-          });
-        },
-      );
+      const headers = { ...o.headers, "x-bench-id": String(sent) };
+      const req = httpsRequest({ host: url.hostname, port: url.port, path: PATH, agent, headers }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            ok++;
+            lat.push(performance.now() - due);
+          } else bad++;
+          settle();
+        });
+      });
       req.on("error", () => (errors++, settle()));
       req.end();
     };
@@ -374,6 +435,35 @@ async function main() {
       { execArgv: baseArgs },
     );
     children.push(base.proc);
+    // The passport of config 6: the reference verifier appraises the agent's evidence once, here; the
+    // gateway only ever sees the EAR (its background-check URL is never called).
+    let passport;
+    if (["6", "6d"].some(want)) {
+      const v = await import(dist("attestation/verifier/index.js"));
+      const { VerifierClient } = await import(dist("attestation/verifier_client.js"));
+      const { loadPrivateKey } = await import(dist("attestation/keys.js"));
+      const dev = v.writeDevVerifier({
+        dir,
+        attesters: [{ name: "agent", public_key: join(dir, "agent.pem") }],
+        listen: "127.0.0.1:0",
+      });
+      const verifier = await v.startVerifier(v.loadVerifierConfig(dev.config));
+      const client = new VerifierClient({ url: verifier.url, media_type: v.EVIDENCE_MEDIA_TYPE });
+      try {
+        const key = loadPrivateKey(join(dir, "agent.key"));
+        const measurements = {
+          image_digest: v.DEMO_IMAGE_DIGEST,
+          config_hash: v.DEMO_CONFIG_HASH,
+          runtime: { ...v.DEMO_RUNTIME },
+        };
+        const out = await client.appraise((nonce) => v.signEvidence(key, { nonce, measurements }), {});
+        if (!out.ok) throw new Error(`verifier ${out.failure.kind}: ${out.failure.message}`);
+        passport = out.ear;
+      } finally {
+        client.close();
+        await verifier.close();
+      }
+    }
     const gw = await spawn(
       "gateway",
       { BENCH_DIR: dir, BENCH_UPSTREAM: upstream },
@@ -481,6 +571,24 @@ async function main() {
         )
       : undefined;
 
+    // Config 6: the same token plus the same passport on the attested segment.
+    const gwPassport = {
+      ...gwReused,
+      name: "gateway-passport",
+      url: `https://127.0.0.1:${gw.attPort}`,
+      headers: { ...gwReused.headers, "attestation-result": passport },
+    };
+    if (PRIME > 0 && passport && ["6", "6d"].some(want)) await load(autocannon, gwPassport, PRIME);
+    const r6 = want("6")
+      ? row("6 gateway + passport EAR, same token and EAR", await measure(autocannon, gwPassport))
+      : undefined;
+    const p6 = want("6d")
+      ? row(
+          `6d gateway + passport EAR, evenly paced ${halfGw} req/s (as 5d)`,
+          await measurePaced({ ...gwPassport, name: "gateway-passport-paced" }, halfGw),
+        )
+      : undefined;
+
     // ---- report
     const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "—");
     const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)} %` : "—");
@@ -503,17 +611,22 @@ async function main() {
         "delay, GC pauses (PerformanceObserver)\n",
     );
     console.log(
-      "| config | residence p50 ms | residence p99 ms | loop delay p99 ms | loop delay max ms | GCs | GC total ms | GC max ms |",
+      "| config | residence p50 ms | residence p99 ms | own p50 ms | own p99 ms | loop delay p99 ms | loop delay max ms | GCs | GC total ms | GC max ms |",
     );
-    console.log("|---|--:|--:|--:|--:|--:|--:|--:|");
+    console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (const r of rows) {
       const i = r.inside;
       if (!i) continue;
       console.log(
-        `| ${r.name} | ${f(i.residenceP50)} | ${f(i.residenceP99)} | ${f(i.loopP99)} | ${f(i.loopMax)} | ` +
+        `| ${r.name} | ${f(i.residenceP50)} | ${f(i.residenceP99)} | ${f(i.ownCount ? i.ownP50 : NaN, 3)} | ` +
+          `${f(i.ownCount ? i.ownP99 : NaN)} | ${f(i.loopP99)} | ${f(i.loopMax)} | ` +
           `${i.gc.count} | ${f(i.gc.totalMs, 1)} | ${f(i.gc.maxMs)} |`,
       );
     }
+    console.log(
+      "\n(own = residence minus the upstream exchange, per request of the paced runs: what the proxy " +
+        "process itself adds)",
+    );
     const verdict = (ok) => (ok ? "MET" : "NOT MET");
     if (r4) {
       console.log(
@@ -553,6 +666,32 @@ async function main() {
             ? `INVALID (paced p50 ${f(p2.p50)} / ${f(p3.p50)} ms: the pacer fell behind)`
             : verdict(addedPaced <= 2)),
       );
+    }
+    if (p2 && p3 && p2.inside?.ownCount && p3.inside?.ownCount) {
+      const addedOwn = p3.inside.ownP99 - p2.inside.ownP99;
+      console.log(
+        `                                 ${f(addedOwn)} ms (${f(p3.inside.ownP99)} − ${f(p2.inside.ownP99)}, ` +
+          `p99 of the latency each proxy process adds, paced)  ${verdict(addedOwn <= 2)}`,
+      );
+    }
+    if (r3 || p3) console.log("\nGoal (issue #6), passport EAR verified once, then cached by its hash:");
+    if (r3 && r6) {
+      const cpu = r6.cpuUs - r3.cpuUs;
+      console.log(`  proxy CPU per request, 6 − 3 (saturated):  ${f(cpu, 0)} µs`);
+    }
+    if (p3 && p6) {
+      const added = p6.p50 - p3.p50;
+      console.log(
+        `  p50 added ≤ 0.2 ms (6d − 5d, paced):        ${f(added, 3)} ms (${f(p6.p50, 3)} − ${f(p3.p50, 3)})  ` +
+          verdict(added <= 0.2),
+      );
+      if (p6.inside?.ownCount && p3.inside?.ownCount) {
+        const ownAdded = p6.inside.ownP50 - p3.inside.ownP50;
+        console.log(
+          `  own p50 added (6d − 5d, in the gateway):    ${f(ownAdded, 3)} ms ` +
+            `(${f(p6.inside.ownP50, 3)} − ${f(p3.inside.ownP50, 3)})  ${verdict(ownAdded <= 0.2)}`,
+        );
+      }
     }
     console.log(`\ntotal ${f((performance.now() - started) / 1000, 1)} s`);
   } finally {

@@ -46,10 +46,23 @@ export function parseScopes(scope: unknown): string[] | undefined {
  * request, cache hit or not, because the binding is per connection.
  */
 export function checkConfirmation(cnf: unknown, facts: RequestFacts): void {
-  if (cnf === undefined) return;
-  if (typeof cnf !== "object" || cnf === null) throw new AuthnError("invalid_token", "malformed cnf claim");
-  const c = cnf as Record<string, unknown>;
+  const c = confirmationOf(cnf);
+  if (c === undefined) return;
   if (c.jkt !== undefined) throw new AuthnError("invalid_token", "DPoP-bound token presented as Bearer");
+  checkCertificateBinding(c, facts);
+}
+
+/** The `cnf` claim as an object, `undefined` when absent; anything else is a malformed token. */
+export function confirmationOf(cnf: unknown): Record<string, unknown> | undefined {
+  if (cnf === undefined) return undefined;
+  if (typeof cnf !== "object" || cnf === null || Array.isArray(cnf)) {
+    throw new AuthnError("invalid_token", "malformed cnf claim");
+  }
+  return cnf as Record<string, unknown>;
+}
+
+/** RFC 8705: a `cnf["x5t#S256"]` binds the token to the client certificate of this connection. */
+export function checkCertificateBinding(c: Record<string, unknown>, facts: RequestFacts): void {
   const x5t = c["x5t#S256"];
   if (x5t === undefined) return;
   const presented = facts.peer?.certThumbprint;

@@ -32,6 +32,11 @@ export interface Identity {
   /** RFC 8693 delegation claim, kept raw for the delegation-chain builder. */
   act?: unknown;
   cnf?: Record<string, unknown>;
+  /**
+   * RFC 7638 SHA-256 thumbprint of the key of a DPoP proof verified on this request (RFC 9449), equal to
+   * the token's `cnf.jkt`. Set only by the DPoP authenticator: a bare `cnf.jkt` proves nothing.
+   */
+  dpopJkt?: string;
   /** Epoch seconds after which nothing derived from this identity (decision cache) may be reused. */
   expiresAt?: number;
 }
@@ -41,27 +46,46 @@ export interface Identity {
  * dependency outage (JWKS, introspection) that the gateway answers with 503 — fail closed, but not the
  * caller's fault.
  */
-export type AuthnErrorCode = "missing" | "invalid_request" | "invalid_token" | "unavailable";
+export type AuthnErrorCode =
+  "missing" | "invalid_request" | "invalid_token" | "invalid_dpop_proof" | "unavailable";
 
 const STATUS: Record<AuthnErrorCode, number> = {
   missing: 401,
   invalid_request: 400,
   invalid_token: 401,
+  // RFC 9449 §7.1: a bad DPoP proof is a 401 with its own error code in the `DPoP` challenge.
+  invalid_dpop_proof: 401,
   unavailable: 503,
 };
+
+/**
+ * A challenge other than the default `Bearer` one: the DPoP authenticator answers with `DPoP` and the
+ * `algs` it accepts (RFC 9449 §7.1), so the client learns which scheme and proof to retry with.
+ */
+export interface ChallengeHint {
+  scheme: string;
+  /** Auth-params after `error`/`error_description`, e.g. `{ algs: "ES256 PS256" }`. */
+  params?: Readonly<Record<string, string>>;
+}
 
 export class AuthnError extends Error {
   readonly code: AuthnErrorCode;
   readonly status: number;
   /** Safe to show to the caller; internals go into `cause` for the logs only. */
   readonly description: string;
+  readonly challenge?: ChallengeHint;
 
-  constructor(code: AuthnErrorCode, description: string, options?: { cause?: unknown }) {
-    super(`${code}: ${description}`, options);
+  constructor(
+    code: AuthnErrorCode,
+    description: string,
+    options?: { cause?: unknown; challenge?: ChallengeHint },
+  ) {
+    super(`${code}: ${description}`, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = "AuthnError";
     this.code = code;
     this.status = STATUS[code];
     this.description = description;
+    if (options?.challenge !== undefined) this.challenge = options.challenge;
   }
 }
 

@@ -11,6 +11,8 @@ export interface ChallengeOptions {
   /** Required scopes for `insufficient_scope`. */
   scope?: string | string[];
   scheme?: string;
+  /** Further auth-params of the scheme, e.g. RFC 9449 `algs`; values are quoted. */
+  params?: Readonly<Record<string, string>>;
 }
 
 /** quoted-string per RFC 9110 §5.6.4; control characters cannot be escaped there, so they are dropped. */
@@ -36,6 +38,9 @@ export function buildChallenge(o: ChallengeOptions): string {
   if (o.error) params.push(`error=${quote(descriptionChars(o.error))}`);
   if (o.error && o.errorDescription)
     params.push(`error_description=${quote(descriptionChars(o.errorDescription))}`);
+  for (const [name, value] of Object.entries(o.params ?? {})) {
+    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) params.push(`${name}=${quote(value)}`);
+  }
   if (o.resourceMetadata) params.push(`resource_metadata=${quote(o.resourceMetadata)}`);
   return `${o.scheme ?? "Bearer"} ${params.join(", ")}`;
 }
@@ -51,12 +56,18 @@ export function challengeFor(
 ): { status: number; wwwAuthenticate?: string; body?: { error: string; error_description: string } } {
   switch (error.code) {
     case "missing":
-      return { status: 401, wwwAuthenticate: buildChallenge(o) };
+      return { status: 401, wwwAuthenticate: buildChallenge({ ...o, ...(error.challenge ?? {}) }) };
     case "invalid_request":
     case "invalid_token":
+    case "invalid_dpop_proof":
       return {
         status: error.status,
-        wwwAuthenticate: buildChallenge({ ...o, error: error.code, errorDescription: error.description }),
+        wwwAuthenticate: buildChallenge({
+          ...o,
+          error: error.code,
+          errorDescription: error.description,
+          ...(error.challenge ?? {}),
+        }),
         body: { error: error.code, error_description: error.description },
       };
     case "unavailable":

@@ -13,7 +13,8 @@ import { resolveProfile } from "../../attestation/ear/profiles.js";
 import { EAR_ALGORITHMS, EAR_DEFAULTS } from "../../attestation/ear/verify.js";
 import type { TrustedVerifierConfig } from "../../attestation/config.js";
 // Translation patterns are validated by the code that runs them, so the two can never disagree.
-import { compilePattern, parseWorkloadId } from "../server/translate.js";
+import { compilePattern } from "../identity/translation_pattern.js";
+import { parseWorkloadId } from "../identity/workload_id.js";
 import type {
   AssertionIssuer,
   AuthExpr,
@@ -45,6 +46,9 @@ export const DEFAULTS = {
   clock_skew_s: 60,
   max_token_bytes: 8 * 1024,
   algorithms: ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
+  dpop_proof_algorithms: ["ES256", "ES384", "PS256", "RS256", "EdDSA"],
+  dpop_proof_max_age_s: 60,
+  dpop_replay_cache_max_entries: 100_000,
   introspection_timeout_ms: 2000,
   introspection_cache_ttl_s: 60,
   api_key_header: "x-api-key",
@@ -74,6 +78,7 @@ export const ALLOWED_ALGORITHMS = [
 
 const AUTHENTICATOR_KINDS = [
   "bearer",
+  "dpop",
   "introspection",
   "api_key",
   "basic",
@@ -395,8 +400,32 @@ class Validator {
             err: (p, m) => this.err(["decision_logs", ...p], m),
             resolvePath: (f) => resolve(this.dir, f),
           });
+    this.attestationStores(segments, indices, cache);
     if (!pdp || this.issues.length > 0) return undefined;
     return { file: this.file, pdp, cache, segments, ...(decision_logs ? { decision_logs } : {}) };
+  }
+
+  /**
+   * `attestation.store`: nonces and verified results in the gateway's Redis (`cache.redis`, the default
+   * when it is set) under the segment's own prefix, so replicas share them; `memory` keeps them per process.
+   */
+  private attestationStores(segments: Segment[], indices: number[], cache: Config["cache"]): void {
+    segments.forEach((s, i) => {
+      const a = s.attestation;
+      if (!a) return;
+      if (a.store === "redis" && cache.redis === undefined) {
+        this.err(["segments", indices[i]!, "attestation", "store"], "is redis, but cache.redis is not set");
+        return;
+      }
+      if (a.store === undefined && cache.redis !== undefined) a.store = "redis";
+      if (a.store === "redis" && cache.redis !== undefined) {
+        a.redis = {
+          endpoint: cache.redis,
+          key_prefix: `${cache.key_prefix ?? "portcullis:"}att:${s.name}:`,
+          timeout_ms: cache.timeout_ms ?? 50,
+        };
+      }
+    });
   }
 
   /** `pdp.url` and its client settings (gateway/server/remote_pdp.ts); `policies` must not be set too. */
@@ -559,6 +588,7 @@ class Validator {
       "nonce_path",
       "result_header",
       "evidence_header",
+      "store",
     ]);
     if (!o) return undefined;
     const before = this.issues.length;
@@ -648,8 +678,12 @@ class Validator {
     if (result_header === evidence_header) {
       this.err([...path, "evidence_header"], "must differ from result_header");
     }
+    // Resolved against `cache.redis` once the whole file is read (attestationStores).
+    const store = this.str(o, "store", path, { oneOf: ["memory", "redis"] }) as
+      SegmentAttestation["store"] | undefined;
     if (this.issues.length > before) return undefined;
     return {
+      ...(store !== undefined ? { store } : {}),
       verifiers,
       ...(background_check ? { background_check } : {}),
       ...(require_nonce !== undefined ? { require_nonce } : {}),
@@ -841,6 +875,61 @@ class Validator {
           const max_token_bytes = this.int(b, "max_token_bytes", p, 256, 65_536, DEFAULTS.max_token_bytes);
           if (issuer && audience) {
             out.bearer = { issuer, audience, ...keys, algorithms, clock_skew_s, max_token_bytes };
+          }
+          break;
+        }
+        case "dpop": {
+          const b = this.obj(o.dpop, p, [
+            "issuer",
+            "audience",
+            "jwks_uri",
+            "jwks_file",
+            "algorithms",
+            "clock_skew_s",
+            "max_token_bytes",
+            "proof_algorithms",
+            "proof_max_age_s",
+            "external_origins",
+            "replay_cache_max_entries",
+          ]);
+          if (!b) break;
+          const keys = this.keySource(b, p);
+          const issuer = this.url(b, "issuer", p, {
+            required: true,
+            schemes: ["https"],
+            httpOnLoopback: true,
+          });
+          const audience = this.strList(b, "audience", p, { required: true });
+          const algorithms = this.algorithms(b, p);
+          const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
+          const max_token_bytes = this.int(b, "max_token_bytes", p, 256, 65_536, DEFAULTS.max_token_bytes);
+          const proof_algorithms = this.strList(b, "proof_algorithms", p, { oneOf: ALLOWED_ALGORITHMS }) ?? [
+            ...DEFAULTS.dpop_proof_algorithms,
+          ];
+          const proof_max_age_s = this.int(b, "proof_max_age_s", p, 1, 300, DEFAULTS.dpop_proof_max_age_s);
+          // Absent: the listen address (gateway/server/authenticators.ts); an empty list is an error.
+          const external = this.origins(b, "external_origins", p);
+          const replay_cache_max_entries = this.int(
+            b,
+            "replay_cache_max_entries",
+            p,
+            1000,
+            10_000_000,
+            DEFAULTS.dpop_replay_cache_max_entries,
+          );
+          if (issuer && audience) {
+            out.dpop = {
+              issuer,
+              audience,
+              ...keys,
+              algorithms,
+              clock_skew_s,
+              max_token_bytes,
+              proof_algorithms,
+              proof_max_age_s,
+              ...(external.length > 0 ? { external_origins: external } : {}),
+              replay_cache_max_entries,
+            };
           }
           break;
         }

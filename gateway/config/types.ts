@@ -91,6 +91,23 @@ export interface SegmentAttestation extends AttestationConfig {
   evidence_header: string;
   /** Path of the nonce endpoint; default `/.well-known/portcullis/attestation-nonce`. */
   nonce_path: string;
+  /**
+   * Where nonces and verified results live: `redis` (the gateway's `cache.redis`, shared by every replica)
+   * or `memory` (this process). Absent: `redis` when `cache.redis` is set (the loader fills it in), else
+   * `memory`.
+   */
+  store?: "memory" | "redis";
+  /** Filled in by the loader when `store` is `redis`: not a YAML key. */
+  redis?: AttestationRedis;
+}
+
+/** The Redis an attestation store uses: `cache.redis`, under a key prefix of the segment's own. */
+export interface AttestationRedis {
+  endpoint: NonNullable<Config["cache"]["redis"]>;
+  /** `<cache.key_prefix>att:<segment name>:` */
+  key_prefix: string;
+  /** `cache.timeout_ms` (default 50): bound of each Redis call. */
+  timeout_ms: number;
 }
 
 /** `{ pattern, local_id }`: `*` captures one path segment, a final `**` one or more, as {1}, {2}, … */
@@ -142,6 +159,26 @@ export interface BearerConfig {
   algorithms: string[];
   clock_skew_s: number;
   max_token_bytes: number;
+}
+
+/** `authenticators.dpop`: RFC 9449 DPoP-bound RFC 9068 access tokens (gateway/authn/dpop.ts). */
+export interface DpopConfig {
+  issuer: string;
+  audience: string[];
+  jwks_uri?: string;
+  jwks_file?: string;
+  /** Access-token signature algorithms. */
+  algorithms: string[];
+  clock_skew_s: number;
+  max_token_bytes: number;
+  /** Proof signature algorithms (asymmetric only), advertised as `algs` in DPoP challenges. */
+  proof_algorithms: string[];
+  /** A proof's `iat` may be at most this far from now, either way. */
+  proof_max_age_s: number;
+  /** Origins clients reach the segment at (the proof's `htu`); absent: the listen address. */
+  external_origins?: string[];
+  /** Proof `jti`s remembered for replay detection at most. */
+  replay_cache_max_entries: number;
 }
 
 export interface IntrospectionConfig {
@@ -198,6 +235,7 @@ export interface SessionConfig {
 
 export interface Authenticators {
   bearer?: BearerConfig;
+  dpop?: DpopConfig;
   introspection?: IntrospectionConfig;
   api_key?: ApiKeyConfig;
   basic?: BasicConfig;

@@ -4,7 +4,6 @@
  * `req.rawHeaders`, every field line as sent, so no framing the gateway and the upstream could disagree on
  * is ever forwarded, whatever parser leniency a future Node or option turns on.
  */
-import { Transform, type TransformCallback } from "node:stream";
 import { invalidRequest } from "./errors.js";
 
 export interface RequestLimits {
@@ -14,7 +13,7 @@ export interface RequestLimits {
   maxHeaderFieldBytes: number;
   /** All field lines together (names + values), in bytes. */
   maxHeaderBytes: number;
-  /** Largest request body, declared or streamed. */
+  /** Largest request body, declared (checked here) or streamed (bounded as it flows: body_limit.ts). */
   maxBodyBytes: number;
 }
 
@@ -108,19 +107,4 @@ export function checkRequestHead(head: RequestHead, limits: RequestLimits = DEFA
     return { contentLength, chunked: false };
   }
   return { contentLength: undefined, chunked: false };
-}
-
-/**
- * A pass-through stream that fails with a 413 HygieneError once more than `maxBytes` went through it: the
- * guard for chunked bodies, whose size is only known while streaming to the upstream.
- */
-export function bodyLimit(maxBytes: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      seen += chunk.length;
-      if (seen > maxBytes) callback(invalidRequest("request body too large", 413));
-      else callback(null, chunk);
-    },
-  });
 }

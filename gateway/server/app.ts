@@ -24,12 +24,13 @@ import { requestSpan } from "../telemetry/index.js";
 import {
   basicChallenge,
   buildAuthenticators,
-  gatewayCredentialHeaders,
+  dpopChallenge,
   stripBasicCredentials,
   tokenIssuers,
 } from "./authenticators.js";
 import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js";
-import { decisionCacheOf, DEFAULT_ATTESTATION_HEADERS, GatewayAttestation } from "./attestation.js";
+import { decisionCacheOf, GatewayAttestation } from "./attestation.js";
+import { segmentCredentialHeaders } from "./credential_headers.js";
 import { decisionContext, enforce, type Pdp } from "./enforce.js";
 import { buildInput, callerType } from "./input.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
@@ -48,6 +49,8 @@ export interface AppOptions {
   log?: Logger;
   /** Told every policy decision, allowed or denied (decision logs: PepDecisionLog.hook); must not throw. */
   onDecision?: DecisionHook;
+  /** Receives what the app holds open beyond requests (attestation stores), to close with the listener. */
+  onClose?: (close: () => Promise<void>) => void;
 }
 
 function send(res: Response, status: number, headers: Record<string, string>, body: string): void {
@@ -97,6 +100,8 @@ export function createSegmentApp(o: AppOptions): Express {
   const resourceMetadata = `${origin}${METADATA_PATH}`;
   const issuers = tokenIssuers(segment);
   const extraChallenge = basicChallenge(segment);
+  // RFC 9449 §7.2: a segment taking DPoP offers `DPoP algs=…` next to every challenge but a DPoP one.
+  const dpopOffer = dpopChallenge(segment);
   // Built now, so a bad verifier key file or profile fails start-up, not the first request.
   const attestation = segment.attestation
     ? new GatewayAttestation(segment.attestation, {
@@ -104,9 +109,9 @@ export function createSegmentApp(o: AppOptions): Express {
         log: (e) => log({ segment: segment.name, ...e }),
       })
     : undefined;
-  // Stripped before proxying on every segment: signed, replayable artefacts the upstream has no use for.
-  const attestationHeaders = attestation?.headers ?? DEFAULT_ATTESTATION_HEADERS;
-  const stripHeaders = Object.freeze([...attestationHeaders, ...gatewayCredentialHeaders(segment)]);
+  if (attestation) o.onClose?.(() => attestation.close());
+  // One list for both: masked in the policy input and stripped before proxying (credential_headers.ts).
+  const credentialHeaders = segmentCredentialHeaders(segment);
 
   const app = express();
   app.disable("x-powered-by");
@@ -142,6 +147,9 @@ export function createSegmentApp(o: AppOptions): Express {
         authorization_servers: issuers,
         bearer_methods_supported: ["header"],
         resource_name: segment.name,
+        ...(segment.authenticators.dpop
+          ? { dpop_signing_alg_values_supported: segment.authenticators.dpop.proof_algorithms }
+          : {}),
       });
       return;
     }
@@ -187,9 +195,10 @@ export function createSegmentApp(o: AppOptions): Express {
         "cache-control": "no-store",
       };
       if (c.wwwAuthenticate) {
-        headers["www-authenticate"] = extraChallenge
-          ? `${c.wwwAuthenticate}, ${extraChallenge}`
-          : c.wwwAuthenticate;
+        const offer = authn.error.challenge?.scheme === "DPoP" ? undefined : dpopOffer;
+        headers["www-authenticate"] = [c.wwwAuthenticate, offer, extraChallenge]
+          .filter((v) => v !== undefined)
+          .join(", ");
       }
       if (c.status === 503) headers["retry-after"] = "5";
       // RFC 6750 §3.1: no error code when the request carried no credentials; the body only says why.
@@ -215,7 +224,7 @@ export function createSegmentApp(o: AppOptions): Express {
       method: req.method,
       upgrade,
       host: req.headers.host,
-      headers: policyHeaders(req.headersDistinct, { secretHeaders: attestationHeaders }),
+      headers: policyHeaders(req.headersDistinct, { secretHeaders: credentialHeaders }),
       target,
       remoteAddr: socket.remoteAddress ?? "",
       peer,
@@ -263,7 +272,10 @@ export function createSegmentApp(o: AppOptions): Express {
         // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
         stripBasicCredentials(
           segment,
-          sanitizeRequestHeaders(req.headers, { allowWebSocketUpgrade: upgrade !== undefined, stripHeaders }),
+          sanitizeRequestHeaders(req.headers, {
+            allowWebSocketUpgrade: upgrade !== undefined,
+            stripHeaders: credentialHeaders,
+          }),
         ),
         forwardingFor(socket, req.headers.host, segment.port),
         verdict.headers,

@@ -3,8 +3,12 @@
 // the attestation module against what this request proved about the caller, and the result becomes
 // `input.attestation`. Also the segment's nonce endpoint, and what a contraindicated result does beyond
 // this request: the workload's cached decisions are dropped, and until that result expires the workload
-// cannot fall back to an older result or to presenting nothing. Nothing here throws into the request
-// path: every problem is `status: none` with a reason, and the policy decides.
+// cannot fall back to an older result or to presenting nothing. With `attestation.store: redis` (the
+// default when `cache.redis` is set) nonces and verified results live in the gateway's Redis, so every
+// replica accepts a nonce another one issued, exactly once, and the verifier is asked once per evidence
+// for the whole fleet. Nothing here throws into the request path: every problem is `status: none` with a
+// reason, and the policy decides.
+import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import {
   createAttestationProvider,
@@ -15,7 +19,15 @@ import {
   type CallerFacts,
   type NonceStore,
 } from "../../attestation/index.js";
-import type { DecisionCache } from "../../pdp/cache/index.js";
+import { RedisNonceStore, type AttestationRedisClient } from "../../attestation/nonce_redis.js";
+import {
+  MemoryResultCache,
+  RedisResultCache,
+  TieredResultCache,
+  type ResultCacheStats,
+  type VerifiedResultCache,
+} from "../../attestation/result_cache.js";
+import { connectRedis, TieredDecisionCache, type DecisionCache } from "../../pdp/cache/index.js";
 import type { CombinedResult } from "../authn/combine.js";
 import type { Identity } from "../authn/types.js";
 import type { SegmentAttestation } from "../config/index.js";
@@ -44,6 +56,11 @@ export interface GatewayAttestationOptions {
   log?: AttestationLog;
   /** Replaces the provider and nonce store the config would build (tests). */
   built?: { provider: AttestationProvider; nonces: NonceStore; close(): void };
+  /**
+   * The Redis client for `store: redis`. Default: the decision cache's own connection when it is the Redis
+   * tiered cache `cache.redis` configures (same server, its lifecycle), else a connection of our own.
+   */
+  redis?: AttestationRedisClient;
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -60,7 +77,7 @@ function tokenIdentity(authn: Authenticated): Identity | undefined {
  * and certificate thumbprint come first; the token subject stands in as workload ID only when there is
  * no peer identity, so a bearer token borrowed by another workload cannot bind that workload's result
  * to a connection that proved a different identity. A DPoP key counts only from an authenticator that
- * verified the proof (the `dpop` method; none ships yet), never from a token's bare `cnf.jkt`.
+ * verified the proof (`Identity.dpopJkt`, set by the `dpop` authenticator), never from a bare `cnf.jkt`.
  */
 export function callerFacts(peer: VerifiedPeer | undefined, authn: Authenticated): CallerFacts {
   const f: CallerFacts = {};
@@ -70,8 +87,8 @@ export function callerFacts(peer: VerifiedPeer | undefined, authn: Authenticated
     const sub = tokenIdentity(authn)?.subject;
     if (sub !== undefined && WORKLOAD_ID.test(sub)) f.workloadId = sub;
   }
-  const dpop = authn.identities.dpop?.cnf?.jkt;
-  if (typeof dpop === "string") f.dpopJkt = dpop;
+  const dpop = Object.values(authn.identities).find((i) => i.dpopJkt !== undefined)?.dpopJkt;
+  if (dpop !== undefined) f.dpopJkt = dpop;
   return f;
 }
 
@@ -93,6 +110,18 @@ export function decisionCacheOf(pdp: object): DecisionCache | undefined {
     typeof (cache as DecisionCache).deleteSubject === "function"
     ? (cache as DecisionCache)
     : undefined;
+}
+
+/** Store failures are logged at most this often per store (each request still counts and fails closed). */
+const STORE_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * A short hash of what decides whether a result verifies: replicas with the same trust config share
+ * cached results; a changed one (a verifier dropped, a max age shortened) never reads the old ones.
+ */
+function trustFingerprint(config: SegmentAttestation): string {
+  const trust = { verifiers: config.verifiers, background: config.background_check?.verifier ?? null };
+  return createHash("sha256").update(JSON.stringify(trust)).digest("base64url").slice(0, 16);
 }
 
 interface Contraindication {
@@ -118,6 +147,11 @@ export class GatewayAttestation {
   /** Longest any result stays usable after its `iat` (max age plus skew, over the trusted verifiers). */
   private readonly maxValidityS: number;
   private readonly issued: LRUCache<string, { count: number; windowEnd: number }>;
+  /** The verified-result cache, when this segment built its own provider. */
+  private readonly results: VerifiedResultCache | undefined;
+  /** A Redis connection this segment opened itself (closed by close()). */
+  private readonly ownRedis: AttestationRedisClient | undefined;
+  private readonly storeErrors = new Map<string, { at: number; suppressed: number }>();
 
   constructor(config: SegmentAttestation, o: GatewayAttestationOptions = {}) {
     this.config = config;
@@ -125,14 +159,61 @@ export class GatewayAttestation {
     this.headers = [
       ...new Set([...DEFAULT_ATTESTATION_HEADERS, config.result_header, config.evidence_header]),
     ];
-    // Throws at start-up on a bad key file, profile or verifier name: a segment never runs half-configured.
-    const built = o.built ?? createAttestationProvider(config);
-    this.provider = built.provider;
-    this.nonces = built.nonces;
-    this.closeProvider = () => built.close();
     this.cache = o.cache;
     this.log = o.log ?? (() => {});
     this.now = o.now ?? Date.now;
+    // Throws at start-up on a bad key file, profile or verifier name: a segment never runs half-configured.
+    let built: { provider: AttestationProvider; nonces: NonceStore; close(): void };
+    if (o.built) built = o.built;
+    else if (config.store === "redis" && config.redis !== undefined) {
+      const r = config.redis;
+      let client = o.redis;
+      if (client === undefined && o.cache instanceof TieredDecisionCache) client = o.cache.l2.client;
+      if (client === undefined) {
+        // Never waits for Redis: one that is down at start-up is the same as one that goes down later.
+        client = connectRedis({ endpoint: r.endpoint, timeoutMs: r.timeout_ms });
+        client.on("error", () => {});
+        this.ownRedis = client;
+      }
+      const nonces = new RedisNonceStore({
+        client,
+        key_prefix: `${r.key_prefix}n:`,
+        ttl_s: config.nonce_ttl_s ?? 120,
+        timeout_ms: r.timeout_ms,
+      });
+      const maxAge = Math.max(...config.verifiers.map((v) => v.max_age_s ?? 300));
+      this.results = new TieredResultCache(
+        new MemoryResultCache({ max_ttl_s: maxAge }),
+        new RedisResultCache({
+          client,
+          key_prefix: `${r.key_prefix}r:${trustFingerprint(config)}:`,
+          max_ttl_s: maxAge,
+          timeout_ms: r.timeout_ms,
+        }),
+      );
+      let b: ReturnType<typeof createAttestationProvider>;
+      try {
+        b = createAttestationProvider(config, { nonces });
+      } catch (e) {
+        this.ownRedis?.disconnect();
+        throw e;
+      }
+      built = {
+        provider: b.provider.withStores({
+          results: this.results,
+          onStoreError: (store, e) => this.storeError(store, e),
+        }),
+        nonces,
+        close: b.close,
+      };
+    } else {
+      const b = createAttestationProvider(config);
+      this.results = b.provider.results;
+      built = b;
+    }
+    this.provider = built.provider;
+    this.nonces = built.nonces;
+    this.closeProvider = () => built.close();
     this.maxValidityS = Math.max(
       ...config.verifiers.map((v) => (v.max_age_s ?? 300) + (v.clock_skew_s ?? 30)),
     );
@@ -141,8 +222,40 @@ export class GatewayAttestation {
     this.issued = new LRUCache({ max: 10_000 });
   }
 
-  close(): void {
+  /** Closes the verifier client's idle connections and a Redis connection of this segment's own. */
+  async close(): Promise<void> {
     this.closeProvider();
+    if (this.ownRedis === undefined) return;
+    try {
+      await this.ownRedis.quit();
+    } catch {
+      this.ownRedis.disconnect();
+    }
+  }
+
+  /** Counters of the verified-result cache and, with `store: redis`, of the nonce store. */
+  stats(): { results?: ResultCacheStats; nonces?: ReturnType<RedisNonceStore["stats"]> } {
+    return {
+      ...(this.results ? { results: this.results.stats() } : {}),
+      ...(this.nonces instanceof RedisNonceStore ? { nonces: this.nonces.stats() } : {}),
+    };
+  }
+
+  /** A store failure: logged at most once per interval per store, with how many went unlogged. */
+  private storeError(store: string, e: unknown): void {
+    const nowMs = this.now();
+    const last = this.storeErrors.get(store);
+    if (last !== undefined && nowMs - last.at < STORE_ERROR_LOG_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    this.log({
+      event: "attestation_store_error",
+      store,
+      error: e instanceof Error ? e.message : String(e),
+      ...(last !== undefined && last.suppressed > 0 ? { suppressed: last.suppressed } : {}),
+    });
+    this.storeErrors.set(store, { at: nowMs, suppressed: 0 });
   }
 
   /** `input.attestation` for this request. Never throws. */

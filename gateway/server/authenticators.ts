@@ -4,6 +4,7 @@
 import { ApiKeyAuthenticator } from "../authn/api_key.js";
 import { BasicAuthenticator } from "../authn/basic.js";
 import { BearerAuthenticator } from "../authn/bearer.js";
+import { DpopAuthenticator } from "../authn/dpop.js";
 import { IntrospectionAuthenticator } from "../authn/introspection.js";
 import { JwtAssertionAuthenticator } from "../authn/jwt_assertion.js";
 import { MtlsAuthenticator } from "../authn/mtls.js";
@@ -20,7 +21,11 @@ export const JWT_ASSERTION_HEADER = "x-jwt-assertion";
 type Kind = keyof Authenticators;
 
 const builders: {
-  [K in Kind]-?: (cfg: NonNullable<Authenticators[K]>, all: Authenticators) => Authenticator;
+  [K in Kind]-?: (
+    cfg: NonNullable<Authenticators[K]>,
+    all: Authenticators,
+    segment: Segment,
+  ) => Authenticator;
 } = {
   bearer: (c, all) =>
     new BearerAuthenticator({
@@ -33,6 +38,20 @@ const builders: {
       max_token_bytes: c.max_token_bytes,
       // An opaque token is introspection's to judge when it is configured; otherwise it is invalid here.
       opaque_tokens: all.introspection ? "skip" : "reject",
+    }),
+  dpop: (c, _all, segment) =>
+    new DpopAuthenticator({
+      issuer: c.issuer,
+      audience: c.audience,
+      jwks_file: c.jwks_file,
+      jwks_uri: c.jwks_uri,
+      algorithms: c.algorithms,
+      clock_skew_s: c.clock_skew_s,
+      max_token_bytes: c.max_token_bytes,
+      proof_algorithms: c.proof_algorithms,
+      proof_max_age_s: c.proof_max_age_s,
+      replay_cache_max_entries: c.replay_cache_max_entries,
+      external_origins: c.external_origins ?? [listenOrigin(segment)],
     }),
   introspection: (c, all) =>
     new IntrospectionAuthenticator({
@@ -87,7 +106,8 @@ export function buildAuthenticators(segment: Segment): Authenticator[] {
     const cfg = all[kind];
     if (cfg === undefined) continue;
     try {
-      out.push((builders[kind] as (c: typeof cfg, a: Authenticators) => Authenticator)(cfg, all));
+      const build = builders[kind] as (c: typeof cfg, a: Authenticators, s: Segment) => Authenticator;
+      out.push(build(cfg, all, segment));
     } catch (e) {
       throw new Error(`segment ${segment.name}: authenticators.${kind}: ${(e as Error).message}`, {
         cause: e,
@@ -102,6 +122,7 @@ export function tokenIssuers(segment: Segment): string[] {
   const a = segment.authenticators;
   const list = [
     a.bearer?.issuer,
+    a.dpop?.issuer,
     a.introspection?.issuer,
     ...(a.jwt_assertion?.issuers.map((i) => i.issuer) ?? []),
   ];
@@ -119,13 +140,38 @@ export function basicChallenge(segment: Segment): string | undefined {
 }
 
 /**
+ * The origin a client names in a DPoP proof's `htu` when `external_origins` is not configured: the listen
+ * address, as the RFC 9728 metadata names it. An address no client can call (all interfaces, port 0) is a
+ * start-up error rather than a segment on which every proof fails.
+ */
+export function listenOrigin(segment: Segment): string {
+  if (segment.port === 0 || segment.host === "0.0.0.0" || segment.host === "::") {
+    throw new Error(`external_origins is required when listening on ${segment.listen}`);
+  }
+  return `https://${segment.host.includes(":") ? `[${segment.host}]` : segment.host}:${segment.port}`;
+}
+
+/** RFC 9449 §7.1/§7.2: `DPoP algs="…"` next to the Bearer challenge, so a client learns it may use DPoP. */
+export function dpopChallenge(segment: Segment): string | undefined {
+  const d = segment.authenticators.dpop;
+  if (!d) return undefined;
+  return `DPoP realm=${quote(segment.name)}, algs=${quote(d.proof_algorithms.join(" "))}`;
+}
+
+/**
  * Headers carrying credentials that only the gateway may see — API keys, pre-shared secrets, JWT
  * assertions — to strip before proxying: forwarding them would hand the upstream a secret it could replay
  * here. Bearer access tokens do travel on: they are meant for the resource and carry its audience.
  */
 export function gatewayCredentialHeaders(segment: Segment): string[] {
   const a = segment.authenticators;
-  const names = [a.api_key?.header, a.psk?.header, a.jwt_assertion ? JWT_ASSERTION_HEADER : undefined];
+  const names = [
+    a.api_key?.header,
+    a.psk?.header,
+    a.jwt_assertion ? JWT_ASSERTION_HEADER : undefined,
+    // A spent DPoP proof is of no use upstream, and another replica has not seen its jti.
+    a.dpop ? "dpop" : undefined,
+  ];
   return names.filter((n): n is string => n !== undefined);
 }
 

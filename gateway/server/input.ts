@@ -164,8 +164,10 @@ export function buildInput(f: InputFacts): Record<string, unknown> {
       claims: tokenIdentity.claims ?? {},
       scopes: tokenIdentity.scopes ?? [],
       client_id: tokenIdentity.clientId,
+      // Only what this request proved: `dpop` needs a verified proof, not just a `cnf.jkt` in the token.
       sender_constraint:
-        typeof cnf["x5t#S256"] === "string" ? "mtls" : typeof cnf.jkt === "string" ? "dpop" : "none",
+        tokenIdentity.dpopJkt !== undefined ? "dpop" : typeof cnf["x5t#S256"] === "string" ? "mtls" : "none",
+      ...(tokenIdentity.dpopJkt !== undefined ? { dpop_jkt: tokenIdentity.dpopJkt } : {}),
     };
   }
   const session = f.authn.identities.session;

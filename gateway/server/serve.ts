@@ -67,11 +67,13 @@ export async function startSegment(
   options: SegmentOptions = {},
 ): Promise<RunningSegment> {
   const logger = log ?? defaultLog;
+  const closers: (() => Promise<void>)[] = [];
   const app = createSegmentApp({
     segment,
     pdp,
     log,
     ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+    onClose: (c) => void closers.push(c),
   });
   // Read and validated now, so a bad file fails start-up rather than the first handshake.
   const initial = loadTlsMaterial(segment.tls);
@@ -118,7 +120,12 @@ export async function startSegment(
     });
   });
   if (options.watch) tls.watch(options.watchDebounceMs);
-  server.on("close", () => tls.close());
+  server.on("close", () => {
+    tls.close();
+    for (const c of closers) {
+      c().catch((e: unknown) => logger({ segment: segment.name, event: "close_error", error: String(e) }));
+    }
+  });
   return {
     segment,
     server,

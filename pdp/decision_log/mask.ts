@@ -34,6 +34,7 @@ export const SECRET_NAMES: ReadonlySet<string> = new Set([
   "x_xsrf_token",
   "x_psk",
   "psk",
+  "x_jwt_assertion",
   "password",
   "passwd",
   "passphrase",

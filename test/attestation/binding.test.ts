@@ -78,6 +78,30 @@ describe("bindResult", () => {
     expect(bindResult({ cnf: { jkt: k.kid } }, { dpopJkt: newKey().kid }).bound).toBe(false);
   });
 
+  it("adversarial: a DPoP key binding only counts for the key this request proved", () => {
+    const k = newKey();
+    const other = newKey();
+    const jwk = { kty: k.publicJwk.kty, crv: k.publicJwk.crv, x: k.publicJwk.x, y: k.publicJwk.y };
+    // Another agent's key, even next to a matching SPIFFE ID: the result was for whoever holds that key.
+    expect(
+      bindResult({ sub: PLANNER, cnf: { jkt: other.kid } }, { spiffeId: PLANNER, dpopJkt: k.kid }),
+    ).toEqual({
+      bound: false,
+      reason: expect.stringContaining("not the DPoP key of this request") as string,
+    });
+    // cnf.jkt and cnf.jwk disagreeing: neither spelling is trusted.
+    const split = bindResult({ cnf: { jkt: other.kid, jwk } }, { dpopJkt: k.kid });
+    expect(split).toEqual({ bound: false, reason: expect.stringContaining("different keys") as string });
+    // A wrongly typed member is a broken result, not one whose key binding is skipped in favour of sub.
+    for (const cnf of [{ jkt: 42 }, { "x5t#S256": ["a"] }]) {
+      const r = bindResult({ sub: PLANNER, cnf }, { spiffeId: PLANNER, dpopJkt: k.kid });
+      expect(r).toEqual({ bound: false, reason: expect.stringContaining("is not a string") as string });
+    }
+    expect(bindResult({ cnf: { jwk: "x" } }, { dpopJkt: k.kid }).bound).toBe(false);
+    // No DPoP key proved on this request: a key-only result cannot count.
+    expect(bindResult({ cnf: { jkt: k.kid } }, { spiffeId: PLANNER }).bound).toBe(false);
+  });
+
   it("gives none with a reason for a result about another agent", () => {
     const r = bindResult({ sub: OTHER }, { spiffeId: PLANNER, certThumbprint: "abc" });
     expect(r.bound).toBe(false);

@@ -76,6 +76,26 @@ describe("default masking", () => {
     expect(m.erased).toEqual([]);
   });
 
+  it("masks the gateway's default credential headers by name, in any spelling, whatever the PEP did", () => {
+    const headers = {
+      "x-psk": "psk-secret",
+      "X-Jwt-Assertion": JWT,
+      x_jwt_assertion: JWT,
+      "x-api-key": "k-123",
+      "x-jwt-assertion-hint": "kept",
+    };
+    const m = maskParts({ request: { headers } }, undefined, []);
+    const out = (m.input as { request: { headers: Record<string, string> } }).request.headers;
+    expect(out).toEqual({
+      "x-psk": MASKED,
+      "X-Jwt-Assertion": MASKED,
+      x_jwt_assertion: MASKED,
+      "x-api-key": MASKED,
+      "x-jwt-assertion-hint": "kept",
+    });
+    expect(JSON.stringify(m)).not.toMatch(/psk-secret|k-123|eyJ/);
+  });
+
   it("never changes the logged objects: members on the way to a change are copied, the rest shared", () => {
     const input = gatewayLikeInput();
     const before = JSON.stringify(input);
