@@ -8,7 +8,6 @@ import {
   normaliseTyp,
   parseCompactJwt,
   verifyJwt,
-  verifyJwtSync,
   type ParsedJwt,
   type VerifyOptions,
 } from "./jwt_common.js";
@@ -103,15 +102,12 @@ export class BearerAuthenticator implements Authenticator {
     }
   }
 
-  /**
-   * Without an await: a repeat of a verified token, a request without one, and a fresh token whose
-   * signing key was already resolved (the signature check itself is synchronous).
-   */
+  /** A repeat of a verified token (or a request without one) needs no signature check and no await. */
   authenticateSync(facts: RequestFacts): AuthnResult | undefined {
     try {
       const token = this.credential(facts);
       if (token === undefined) return NONE;
-      const identity = this.verifySync(token);
+      const identity = this.cached(this.keyOf(token), this.now());
       if (!identity) return undefined;
       checkConfirmation(identity.cnf, facts);
       return ok(identity);
@@ -157,22 +153,6 @@ export class BearerAuthenticator implements Authenticator {
     const jwt = this.parse(token);
     this.verifications++;
     return this.remember(key, await verifyJwt(jwt, this.jwks, this.options(nowMs)), nowMs);
-  }
-
-  /**
-   * The identity of a valid token when it can be had without waiting (cached, or its key already
-   * resolved), undefined when `verify` must run; throws AuthnError for an invalid token.
-   */
-  verifySync(token: string): Identity | undefined {
-    const nowMs = this.now();
-    const key = this.keyOf(token);
-    const cached = this.cached(key, nowMs);
-    if (cached) return cached;
-    const jwt = this.parse(token);
-    const payload = verifyJwtSync(jwt, this.jwks, this.options(nowMs));
-    if (payload === undefined) return undefined;
-    this.verifications++;
-    return this.remember(key, payload, nowMs);
   }
 
   private parse(token: string): ParsedJwt {

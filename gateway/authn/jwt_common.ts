@@ -98,10 +98,15 @@ function checkHeader(header: Record<string, unknown>, algorithms: readonly strin
 }
 
 /** Signature with a key jose selected, then the claims as jose checks them, then ours. */
-function verifyWithKey(jwt: ParsedJwt, alg: string, key: KeyObject, o: VerifyOptions): JWTPayload {
+async function verifyWithKey(
+  jwt: ParsedJwt,
+  alg: string,
+  key: KeyObject,
+  o: VerifyOptions,
+): Promise<JWTPayload> {
   if (!keyFits(alg, key)) throw new AuthnError("invalid_token", "invalid token");
   const signature = Buffer.from(jwt.parts[2], "base64url");
-  if (!verifySignature(alg, key, `${jwt.parts[0]}.${jwt.parts[1]}`, signature)) {
+  if (!(await verifySignature(alg, key, `${jwt.parts[0]}.${jwt.parts[1]}`, signature))) {
     throw new AuthnError("invalid_token", "invalid signature");
   }
   validateClaims(jwt.payload, o);
@@ -117,20 +122,10 @@ function checkIssuedAt(payload: JWTPayload, o: VerifyOptions): JWTPayload {
 }
 
 /**
- * The payload of a valid token without waiting, when its key was already resolved (jwks.ts keyFor);
- * undefined when it was not (use verifyJwt). Throws AuthnError for an invalid token.
- */
-export function verifyJwtSync(jwt: ParsedJwt, keys: JwksSource, o: VerifyOptions): JWTPayload | undefined {
-  const alg = checkHeader(jwt.header, o.algorithms);
-  if (!isFastAlgorithm(alg)) return undefined;
-  const key = keys.keyFor(jwt.header);
-  return key === undefined ? undefined : verifyWithKey(jwt, alg, key, o);
-}
-
-/**
  * Signature and registered claims; every failure becomes a client-safe AuthnError. jose selects and
- * imports the key; the signature is checked inline (lib/jws_signature.ts) for the usual algorithms, and
- * by jose's own jwtVerify for anything else (e.g. a kid-less header matching several keys).
+ * imports the key (once per kid and alg, jwks.ts keyFor); the signature is checked by node:crypto on
+ * the threadpool (lib/jws_signature.ts) for the usual algorithms, and by jose's own jwtVerify for
+ * anything else.
  */
 export async function verifyJwt(jwt: ParsedJwt, keys: JwksSource, o: VerifyOptions): Promise<JWTPayload> {
   const alg = checkHeader(jwt.header, o.algorithms);

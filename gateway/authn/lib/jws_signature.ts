@@ -1,7 +1,8 @@
-// The JWS signature check of the request path: one synchronous node:crypto call on a KeyObject. jose
-// selects and imports the key (jwks.ts); only the final OpenSSL call is made here, because jose's
-// WebCrypto path sends every verification through the libuv threadpool — about twice the CPU of the
-// same OpenSSL verify done inline (bench/RESULTS.md), paid on every fresh token.
+// The JWS signature check of the request path: one node:crypto call on a KeyObject, run on the libuv
+// threadpool. jose selects and imports the key (jwks.ts); only the final OpenSSL call is made here.
+// The proxy's event loop is what limits its throughput, and a P-256 verification is ~60 µs of CPU: on
+// the threadpool it costs the event loop ~11 µs (the job's setup and completion), inline all 60, and
+// through jose's compactVerify 29 (`npm run bench:jws`, bench/RESULTS.md).
 import { constants, verify, type KeyObject } from "node:crypto";
 
 interface AlgSpec {
@@ -52,33 +53,31 @@ export function keyFits(alg: string, key: KeyObject): boolean {
   return true;
 }
 
-/** RFC 7515 §5.2 step 8 for `alg` over the compact form's ASCII signing input. */
+/** RFC 7515 §5.2 step 8 for `alg` over the compact form's ASCII signing input; never rejects. */
 export function verifySignature(
   alg: string,
   key: KeyObject,
   signingInput: string,
   signature: Buffer,
-): boolean {
+): Promise<boolean> {
   const spec = ALGS[alg];
-  if (!spec || !keyFits(alg, key)) return false;
-  if (spec.sigBytes !== undefined && signature.length !== spec.sigBytes) return false;
+  if (!spec || !keyFits(alg, key)) return Promise.resolve(false);
+  if (spec.sigBytes !== undefined && signature.length !== spec.sigBytes) return Promise.resolve(false);
   const data = Buffer.from(signingInput, "latin1");
-  try {
-    if (spec.hash === null) return verify(null, data, key, signature);
-    if (spec.sigBytes !== undefined) {
-      return verify(spec.hash, data, { key, dsaEncoding: "ieee-p1363" }, signature);
+  const options =
+    spec.sigBytes !== undefined
+      ? { key, dsaEncoding: "ieee-p1363" as const }
+      : spec.pss
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[spec.hash!] }
+        : spec.hash === null
+          ? key
+          : { key, padding: constants.RSA_PKCS1_PADDING };
+  return new Promise((resolve) => {
+    try {
+      // OpenSSL refuses malformed signatures with an error; for the caller that is just "not valid".
+      verify(spec.hash, data, options, signature, (err, ok) => resolve(err === null && ok));
+    } catch {
+      resolve(false);
     }
-    if (spec.pss) {
-      return verify(
-        spec.hash,
-        data,
-        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[spec.hash] },
-        signature,
-      );
-    }
-    return verify(spec.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
-  } catch {
-    // OpenSSL refuses malformed signatures by throwing; for the caller that is just "not valid".
-    return false;
-  }
+  });
 }

@@ -19,7 +19,6 @@ import { JwksSource } from "../../../gateway/authn/jwks.js";
 import {
   parseCompactJwt,
   verifyJwt,
-  verifyJwtSync,
   verifyWithJose,
   type VerifyOptions,
 } from "../../../gateway/authn/jwt_common.js";
@@ -311,34 +310,39 @@ describe("inline JWS verification agrees with jose", () => {
   });
 });
 
-describe("synchronous verification", () => {
-  it("answers without waiting once the key was resolved, and only then", async () => {
-    const src = new JwksSource({ jwks_file: jwksFile });
+describe("resolved keys", () => {
+  it("jose resolves each (kid, alg) once; later tokens use the remembered key", async () => {
+    const file = join(dir, "once.json");
+    writeFileSync(file, JSON.stringify({ keys: [keys.ES256!.publicJwk, keys.RS256!.publicJwk] }));
+    const src = new JwksSource({ jwks_file: file });
     const first = parseCompactJwt(await sign(keys.ES256!), 16_384);
-    expect(verifyJwtSync(first, src, options())).toBeUndefined();
+    expect(src.keyFor(first.header)).toBeUndefined();
     await verifyJwt(first, src, options());
-    const next = parseCompactJwt(await sign(keys.ES256!, { sub: "spiffe://corp.example/agent/two" }), 16_384);
-    expect(verifyJwtSync(next, src, options())?.sub).toBe("spiffe://corp.example/agent/two");
+    expect(src.keyFor(first.header)?.asymmetricKeyType).toBe("ec");
     // Another algorithm's key is a separate resolution.
-    expect(verifyJwtSync(parseCompactJwt(await sign(keys.RS256!), 16_384), src, options())).toBeUndefined();
-    // A bad token with a resolved key fails synchronously.
+    expect(src.keyFor(parseCompactJwt(await sign(keys.RS256!), 16_384).header)).toBeUndefined();
+    // The set is not read again for the remembered key (the file is gone, the max age not reached).
+    rmSync(file);
+    const next = parseCompactJwt(await sign(keys.ES256!, { sub: "spiffe://corp.example/agent/two" }), 16_384);
+    expect((await verifyJwt(next, src, options())).sub).toBe("spiffe://corp.example/agent/two");
+    expect(src.fetchCount).toBe(1);
+    // A bad token with a remembered key is refused all the same.
     const expired = parseCompactJwt(await sign(keys.ES256!, { exp: nowS() - 100 }), 16_384);
-    expect(() => verifyJwtSync(expired, src, options())).toThrow(/token expired/);
+    await expect(verifyJwt(expired, src, options())).rejects.toThrow(/token expired/);
   });
 
-  it("a key removed from the JWKS stops verifying at the next load, also on the synchronous path", async () => {
+  it("a key removed from the JWKS stops verifying at the next load", async () => {
     const file = join(dir, "rotating.json");
     writeFileSync(file, JSON.stringify({ keys: [keys.ES256!.publicJwk] }));
     let now = Date.now();
     const src = new JwksSource({ jwks_file: file, max_age_s: 60, now: () => now });
     const o = () => options({ nowMs: now });
     await verifyJwt(parseCompactJwt(await sign(keys.ES256!), 16_384), src, o());
-    expect(verifyJwtSync(parseCompactJwt(await sign(keys.ES256!), 16_384), src, o())).toBeDefined();
     writeFileSync(file, JSON.stringify({ keys: [keys.ES384!.publicJwk] }));
-    now += 61_000; // past max age: the sync path must not answer from the old set
+    now += 61_000; // past max age: the remembered key must not answer for the old set
     const t = parseCompactJwt(await sign(keys.ES256!, { exp: nowS() + 3600, iat: nowS() + 60 }), 16_384);
-    expect(verifyJwtSync(t, src, o())).toBeUndefined();
+    expect(src.keyFor(t.header)).toBeUndefined();
     await expect(verifyJwt(t, src, o())).rejects.toThrow(/unknown signing key/);
-    expect(verifyJwtSync(t, src, o())).toBeUndefined();
+    expect(src.keyFor(t.header)).toBeUndefined();
   });
 });
