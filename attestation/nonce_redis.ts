@@ -4,6 +4,7 @@
 // Redis server however many replicas race. Every call is bounded by a timeout: a Redis that is down or
 // stalled makes issuing fail (the nonce endpoint answers 503) and consuming fail closed (the caller
 // treats the nonce as not accepted), never a hang.
+import { bounded } from "../lib/bounded.js";
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { canonicalNonce, type IssuedNonce, type NonceCheck, type NonceStore } from "./nonce.js";
@@ -30,27 +31,31 @@ export class AttestationStoreUnavailable extends Error {
  * timeout when the client was built for the request path; this bound holds for any client.
  */
 export function boundedRedisCall<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AttestationStoreUnavailable(`${what}: redis took longer than ${ms} ms`, true)),
-      ms,
-    );
+  return bounded(
+    p,
+    ms,
+    () => new AttestationStoreUnavailable(`${what}: redis took longer than ${ms} ms`, true),
+  ).catch((e: unknown) => {
+    if (e instanceof AttestationStoreUnavailable) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new AttestationStoreUnavailable(`${what}: ${msg}`, /timed? ?out/i.test(msg));
   });
-  return Promise.race([p, timeout]).then(
-    (v) => {
-      clearTimeout(timer);
-      return v;
-    },
-    (e: unknown) => {
-      clearTimeout(timer);
-      // The losing promise may still reject later; nobody waits for it.
-      p.catch(() => {});
-      if (e instanceof AttestationStoreUnavailable) throw e;
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new AttestationStoreUnavailable(`${what}: ${msg}`, /timed? ?out/i.test(msg));
-    },
-  );
+}
+
+/** One store call: bounded, and its failure counted (errors, of them timeouts) before it is thrown. */
+export async function countedRedisCall<T>(
+  p: Promise<T>,
+  ms: number,
+  what: string,
+  counters: { errors: number; timeouts: number },
+): Promise<T> {
+  try {
+    return await boundedRedisCall(p, ms, what);
+  } catch (e) {
+    counters.errors++;
+    if (e instanceof AttestationStoreUnavailable && e.timeout) counters.timeouts++;
+    throw e;
+  }
 }
 
 export interface RedisNonceStoreOptions {
@@ -142,14 +147,8 @@ export class RedisNonceStore implements NonceStore {
     return `${this.prefix}${nonce}`;
   }
 
-  private async call<T>(p: Promise<T>, what: string): Promise<T> {
-    try {
-      return await boundedRedisCall(p, this.timeoutMs, what);
-    } catch (e) {
-      this.counters.errors++;
-      if (e instanceof AttestationStoreUnavailable && e.timeout) this.counters.timeouts++;
-      throw e;
-    }
+  private call<T>(p: Promise<T>, what: string): Promise<T> {
+    return countedRedisCall(p, this.timeoutMs, what, this.counters);
   }
 
   /** Throws AttestationStoreUnavailable when Redis cannot take the nonce (the endpoint answers 503). */

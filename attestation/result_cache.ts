@@ -12,8 +12,7 @@ import type { VerifiedEar } from "./ear/types.js";
 import type { AttestationModel } from "./input.js";
 import {
   ATTESTATION_REDIS_TIMEOUT_MS,
-  AttestationStoreUnavailable,
-  boundedRedisCall,
+  countedRedisCall,
   type AttestationRedisClient,
 } from "./nonce_redis.js";
 
@@ -221,14 +220,8 @@ export class RedisResultCache implements VerifiedResultCache {
     return `${this.prefix}${presentedDigest(k.workload)}:${model}:${k.digest}`;
   }
 
-  private async call<T>(p: Promise<T>, what: string): Promise<T> {
-    try {
-      return await boundedRedisCall(p, this.timeoutMs, what);
-    } catch (e) {
-      this.counters.errors++;
-      if (e instanceof AttestationStoreUnavailable && e.timeout) this.counters.timeouts++;
-      throw e;
-    }
+  private call<T>(p: Promise<T>, what: string): Promise<T> {
+    return countedRedisCall(p, this.timeoutMs, what, this.counters);
   }
 
   async get(key: ResultCacheKey): Promise<VerifiedEar | undefined> {

@@ -105,10 +105,14 @@ export class BearerAuthenticator implements Authenticator {
   /** A repeat of a verified token (or a request without one) needs no signature check and no await. */
   authenticateSync(facts: RequestFacts): AuthnResult | undefined {
     try {
-      const token = this.credential(facts);
+      const token = authorizationCredential(facts, "Bearer");
       if (token === undefined) return NONE;
+      // The previous request's token (already hashed) is looked up before its shape is checked: only a
+      // verified JWT is ever cached, and the shape check only sorts out opaque tokens.
+      const repeat = token === this.lastToken;
+      if (!repeat && this.skipped(token)) return NONE;
       const identity = this.cached(this.keyOf(token), this.now());
-      if (!identity) return undefined;
+      if (!identity) return repeat && this.skipped(token) ? NONE : undefined;
       checkConfirmation(identity.cnf, facts);
       return ok(identity);
     } catch (e) {
@@ -119,11 +123,17 @@ export class BearerAuthenticator implements Authenticator {
   /** The bearer token this authenticator handles, `undefined` when none (or an opaque one to skip). */
   private credential(facts: RequestFacts): string | undefined {
     const token = authorizationCredential(facts, "Bearer");
-    if (token === undefined) return undefined;
-    if (!looksLikeJwt(token) && token.length <= (this.cfg.max_token_bytes ?? 8192)) {
-      if (this.cfg.opaque_tokens === "skip") return undefined;
-    }
+    if (token === undefined || this.skipped(token)) return undefined;
     return token;
+  }
+
+  /** An opaque token this authenticator leaves to another one (`opaque_tokens: skip`). */
+  private skipped(token: string): boolean {
+    return (
+      this.cfg.opaque_tokens === "skip" &&
+      !looksLikeJwt(token) &&
+      token.length <= (this.cfg.max_token_bytes ?? 8192)
+    );
   }
 
   /**

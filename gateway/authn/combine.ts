@@ -45,6 +45,16 @@ export class AuthnCombiner {
   private readonly ordered: Authenticator[];
   private readonly mtlsNames: ReadonlySet<string>;
   private readonly allSync: boolean;
+  /**
+   * The last combined result per first identity (a connection's peer, a cached token): a keep-alive
+   * caller repeating its credentials gets the same (frozen) object, so what the gateway derives from it
+   * (caller type, decision context) is derived once. Reused only when every authenticator returned the
+   * same outcome — the same identity objects, the same absences — and never for an error.
+   */
+  private readonly lastByIdentity = new WeakMap<
+    Identity,
+    { outcomes: (Identity | undefined)[]; combined: CombinedResult }
+  >();
 
   constructor(expr: AuthnExpr, authenticators: Iterable<Authenticator>) {
     this.authenticators = new Map();
@@ -106,6 +116,28 @@ export class AuthnCombiner {
   }
 
   private combine(results: AuthnResult[]): CombinedResult {
+    let first: Identity | undefined;
+    for (const r of results) {
+      if (r.kind === "error") return this.combineFresh(results);
+      if (r.kind === "ok" && first === undefined) first = r.identity;
+    }
+    if (first === undefined) return this.combineFresh(results);
+    const last = this.lastByIdentity.get(first);
+    if (last !== undefined && sameOutcomes(last.outcomes, results)) return last.combined;
+    const combined = this.combineFresh(results);
+    if (combined.ok) {
+      Object.freeze(combined.methods);
+      Object.freeze(combined.identities);
+      Object.freeze(combined);
+      this.lastByIdentity.set(first, {
+        outcomes: results.map((r) => (r.kind === "ok" ? r.identity : undefined)),
+        combined,
+      });
+    }
+    return combined;
+  }
+
+  private combineFresh(results: AuthnResult[]): CombinedResult {
     const root = evaluate(this.compiled, results);
     if (root.state === "error") return { ok: false, error: root.error };
     if (root.state === "missing")
@@ -120,6 +152,15 @@ export class AuthnCombiner {
     const primary = methods.find((m) => !this.mtlsNames.has(m)) ?? methods[0];
     return { ok: true, methods, identity: identities[primary], identities };
   }
+}
+
+/** Every result is the ok identity (same object) or the absence recorded in `outcomes`; no errors. */
+function sameOutcomes(outcomes: readonly (Identity | undefined)[], results: readonly AuthnResult[]): boolean {
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (r.kind === "error" || (r.kind === "ok" ? r.identity : undefined) !== outcomes[i]) return false;
+  }
+  return true;
 }
 
 function unavailable(e: unknown): AuthnResult {

@@ -3,6 +3,7 @@
 // BearerAuthenticator of this authenticator's own; the proof is checked here (§4.3, all twelve points but
 // the optional server nonce) and its key thumbprint becomes `Identity.dpopJkt`, the one fact attestation
 // binding and `input.token` may read as "this caller holds that key".
+import { ASYMMETRIC_JWS_ALGORITHMS } from "../../lib/jws_algorithms.js";
 import { calculateJwkThumbprint, compactVerify, EmbeddedJWK, errors, type JWK } from "jose";
 import { normalizePath } from "../http/path.js";
 import { BearerAuthenticator, type BearerConfig } from "./bearer.js";
@@ -42,18 +43,7 @@ export interface DpopConfig extends Omit<
 }
 
 /** RFC 9449 §4.2: an asymmetric signature algorithm; `none` and MACs can never prove a key. */
-export const ASYMMETRIC_ALGORITHMS: readonly string[] = [
-  "ES256",
-  "ES384",
-  "ES512",
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "EdDSA",
-];
+export const ASYMMETRIC_ALGORITHMS: readonly string[] = ASYMMETRIC_JWS_ALGORITHMS;
 export const DEFAULT_PROOF_ALGORITHMS: readonly string[] = ["ES256", "ES384", "PS256", "RS256", "EdDSA"];
 const DEFAULT_PROOF_MAX_AGE_S = 60;
 const MAX_PROOF_AGE_S = 300;

@@ -4,6 +4,7 @@
 // expression, duplicate listeners) need code anyway, and all errors are
 // reported at once. Unknown keys are errors: a misspelt security setting must
 // not silently fall back to a weaker default.
+import { ASYMMETRIC_JWS_ALGORITHMS } from "../../lib/jws_algorithms.js";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
@@ -21,6 +22,7 @@ import type {
   Authenticators,
   CallerTypeRule,
   ClientAuth,
+  BearerConfig,
   Config,
   ConfigIssue,
   Limits,
@@ -62,19 +64,8 @@ export const DEFAULTS = {
   attestation_timeout_ms: 2000,
 } as const;
 
-/** Asymmetric JWS algorithms only: `none` and HMAC would let a public key or nothing forge tokens. */
-export const ALLOWED_ALGORITHMS = [
-  "ES256",
-  "ES384",
-  "ES512",
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "EdDSA",
-];
+/** Asymmetric JWS algorithms only (lib/jws_algorithms.ts). */
+export const ALLOWED_ALGORITHMS: readonly string[] = ASYMMETRIC_JWS_ALGORITHMS;
 
 const AUTHENTICATOR_KINDS = [
   "bearer",
@@ -862,20 +853,8 @@ class Validator {
             "max_token_bytes",
           ]);
           if (!b) break;
-          const keys = this.keySource(b, p);
-          const issuer = this.url(b, "issuer", p, {
-            required: true,
-            schemes: ["https"],
-            httpOnLoopback: true,
-          });
-          const audience = this.strList(b, "audience", p, { required: true });
-          // Evaluated before the check below so that their errors are reported too.
-          const algorithms = this.algorithms(b, p);
-          const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
-          const max_token_bytes = this.int(b, "max_token_bytes", p, 256, 65_536, DEFAULTS.max_token_bytes);
-          if (issuer && audience) {
-            out.bearer = { issuer, audience, ...keys, algorithms, clock_skew_s, max_token_bytes };
-          }
+          const token = this.accessToken(b, p);
+          if (token) out.bearer = token;
           break;
         }
         case "dpop": {
@@ -893,16 +872,7 @@ class Validator {
             "replay_cache_max_entries",
           ]);
           if (!b) break;
-          const keys = this.keySource(b, p);
-          const issuer = this.url(b, "issuer", p, {
-            required: true,
-            schemes: ["https"],
-            httpOnLoopback: true,
-          });
-          const audience = this.strList(b, "audience", p, { required: true });
-          const algorithms = this.algorithms(b, p);
-          const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
-          const max_token_bytes = this.int(b, "max_token_bytes", p, 256, 65_536, DEFAULTS.max_token_bytes);
+          const token = this.accessToken(b, p);
           const proof_algorithms = this.strList(b, "proof_algorithms", p, { oneOf: ALLOWED_ALGORITHMS }) ?? [
             ...DEFAULTS.dpop_proof_algorithms,
           ];
@@ -917,14 +887,9 @@ class Validator {
             10_000_000,
             DEFAULTS.dpop_replay_cache_max_entries,
           );
-          if (issuer && audience) {
+          if (token) {
             out.dpop = {
-              issuer,
-              audience,
-              ...keys,
-              algorithms,
-              clock_skew_s,
-              max_token_bytes,
+              ...token,
               proof_algorithms,
               proof_max_age_s,
               ...(external.length > 0 ? { external_origins: external } : {}),
@@ -1086,6 +1051,21 @@ class Validator {
       ...(jwks_uri !== undefined ? { jwks_uri } : {}),
       ...(jwks_file !== undefined ? { jwks_file } : {}),
     };
+  }
+
+  /**
+   * The RFC 9068 access-token settings `bearer` and `dpop` share; undefined when the issuer or audience
+   * is missing (reported). Every key is read, so all of its errors are reported in one pass.
+   */
+  private accessToken(b: Obj, p: Path): BearerConfig | undefined {
+    const keys = this.keySource(b, p);
+    const issuer = this.url(b, "issuer", p, { required: true, schemes: ["https"], httpOnLoopback: true });
+    const audience = this.strList(b, "audience", p, { required: true });
+    const algorithms = this.algorithms(b, p);
+    const clock_skew_s = this.int(b, "clock_skew_s", p, 0, 300, DEFAULTS.clock_skew_s);
+    const max_token_bytes = this.int(b, "max_token_bytes", p, 256, 65_536, DEFAULTS.max_token_bytes);
+    if (!issuer || !audience) return undefined;
+    return { issuer, audience, ...keys, algorithms, clock_skew_s, max_token_bytes };
   }
 
   private algorithms(o: Obj, path: Path): string[] {

@@ -161,16 +161,11 @@ export interface BearerConfig {
   max_token_bytes: number;
 }
 
-/** `authenticators.dpop`: RFC 9449 DPoP-bound RFC 9068 access tokens (gateway/authn/dpop.ts). */
-export interface DpopConfig {
-  issuer: string;
-  audience: string[];
-  jwks_uri?: string;
-  jwks_file?: string;
-  /** Access-token signature algorithms. */
-  algorithms: string[];
-  clock_skew_s: number;
-  max_token_bytes: number;
+/**
+ * `authenticators.dpop`: RFC 9449 DPoP-bound RFC 9068 access tokens (gateway/authn/dpop.ts); the
+ * access-token keys are those of `bearer` (`algorithms`: the access token's signature algorithms).
+ */
+export interface DpopConfig extends BearerConfig {
   /** Proof signature algorithms (asymmetric only), advertised as `algs` in DPoP challenges. */
   proof_algorithms: string[];
   /** A proof's `iat` may be at most this far from now, either way. */

@@ -20,7 +20,9 @@ import { errorResponse, invalidRequest, type HygieneError } from "./errors.js";
 /** Node decodes field lines as latin1; `checkRequestHead` already refused every TE other than one `chunked`. */
 export function hasChunkedBody(rawHeaders: readonly string[]): boolean {
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].toLowerCase() === "transfer-encoding") return true;
+    const name = rawHeaders[i];
+    // The length first: no lower-cased copy of every other field name on each request.
+    if (name.length === 17 && name.toLowerCase() === "transfer-encoding") return true;
   }
   return false;
 }
@@ -115,9 +117,12 @@ export function bodyLimitPlugin<TReq extends IncomingMessage, TRes extends Serve
   return (proxyServer) => {
     const web = proxyServer.web.bind(proxyServer);
     // http-proxy reads its arguments by position from the end, so an explicit `undefined` callback would
-    // make it drop the options: pass on exactly what was given.
-    proxyServer.web = (req, res, options, ...callback) => {
-      if (!hasChunkedBody(req.rawHeaders)) return web(req, res, options, ...callback);
+    // make it drop the options: pass on exactly what was given (`arguments`, so the body-less path
+    // allocates no rest array).
+    proxyServer.web = function (req, res, options, callback) {
+      // eslint-disable-next-line prefer-rest-params
+      if (!hasChunkedBody(req.rawHeaders)) return Reflect.apply(web, proxyServer, arguments) as void;
+      const given = arguments.length;
       const report = (event: BodyLimitEvent["event"], seen: number): void =>
         o.log?.({
           event,
@@ -157,7 +162,9 @@ export function bodyLimitPlugin<TReq extends IncomingMessage, TRes extends Serve
       req.headers["transfer-encoding"] = "chunked";
       delete req.headers["content-length"];
       req.pipe(body);
-      web(req, res, { ...options, buffer: body }, ...callback);
+      const withBody = { ...options, buffer: body };
+      if (given >= 4) web(req, res, withBody, callback);
+      else web(req, res, withBody);
     };
   };
 }

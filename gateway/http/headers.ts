@@ -116,12 +116,22 @@ function joined(v: string | readonly string[]): string {
   return typeof v === "string" ? v : v.length === 1 ? v[0] : v.join(", ");
 }
 
-function tokens(v: string | readonly string[] | undefined): string[] {
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+function tokens(v: string | readonly string[] | undefined): readonly string[] {
+  // Absent on nearly every request: no arrays for it.
+  if (v === undefined) return NO_TOKENS;
+  if (typeof v === "string" && !v.includes(",")) {
+    const t = v.trim().toLowerCase();
+    return t === "" ? NO_TOKENS : [t];
+  }
   return values(v)
     .flatMap((s) => s.split(","))
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== "");
 }
+
+const NONE_NOMINATED: ReadonlySet<string> = new Set();
 
 export interface SanitizeOptions {
   /** Keep `Upgrade: websocket` (and `Connection: upgrade`); every other upgrade is dropped. */
@@ -139,10 +149,12 @@ export function sanitizeRequestHeaders(
   options: SanitizeOptions = {},
 ): OutboundHeaders {
   const lower = new Map<string, string | readonly string[]>();
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
     if (value !== undefined) lower.set(name.toLowerCase(), value);
   }
-  const nominated = new Set(tokens(lower.get("connection")));
+  const connection = tokens(lower.get("connection"));
+  const nominated = connection.length === 0 ? NONE_NOMINATED : new Set(connection);
   for (const n of nominated) {
     if (NOT_NOMINATABLE.has(n)) throw invalidRequest("connection header nominates an end-to-end header");
   }

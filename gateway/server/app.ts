@@ -11,7 +11,7 @@ import {
   proxyEventsPlugin,
   type Plugin,
 } from "http-proxy-middleware";
-import { AuthnCombiner } from "../authn/combine.js";
+import { AuthnCombiner, type CombinedResult } from "../authn/combine.js";
 import type { RequestFacts } from "../authn/types.js";
 import { challengeFor } from "../authn/www_authenticate.js";
 import type { Segment } from "../config/index.js";
@@ -31,8 +31,8 @@ import {
 import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js";
 import { decisionCacheOf, GatewayAttestation } from "./attestation.js";
 import { segmentCredentialHeaders } from "./credential_headers.js";
-import { decisionContext, enforce, type Pdp } from "./enforce.js";
-import { buildInput, callerType } from "./input.js";
+import { decisionContext, enforce, type EnforceOptions, type Pdp } from "./enforce.js";
+import { buildInput, callerType, type Caller } from "./input.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
 import { compileTranslation } from "./translate.js";
 import { proxyUpgrade, upgradeOf } from "./upgrade.js";
@@ -57,11 +57,23 @@ function send(res: Response, status: number, headers: Record<string, string>, bo
   res.status(status).set(headers).send(body);
 }
 
-interface Allowed {
-  upstreamTarget: string;
-}
+/**
+ * The normalised upstream target of a request the gate allowed, set on the request itself (a symbol no
+ * client input can reach): cheaper per request than a WeakMap entry, and absent on every other request.
+ */
+const ALLOWED_TARGET = Symbol("portcullis.allowedTarget");
+type Gated = IncomingMessage & { [ALLOWED_TARGET]?: string };
 
-const allowed = new WeakMap<IncomingMessage, Allowed>();
+/** What the gate derives from one authentication outcome without the request (see `derivedFor`). */
+interface Derived {
+  peer: VerifiedPeer | undefined;
+  caller: Caller;
+  localId: string | undefined;
+  /** Enforcement options with the decision context, for requests without an attestation result. */
+  enforceOptions: EnforceOptions;
+  /** The verified identity headers for the upstream (frozen: copied into each request's own map). */
+  identityHeaders: Readonly<Record<string, string>>;
+}
 
 /**
  * The forwarding headers of a connection's last request: address and port are fixed per socket, so a
@@ -112,190 +124,220 @@ export function createSegmentApp(o: AppOptions): Express {
   if (attestation) o.onClose?.(() => attestation.close());
   // One list for both: masked in the policy input and stripped before proxying (credential_headers.ts).
   const credentialHeaders = segmentCredentialHeaders(segment);
+  // Per-request option objects that never change.
+  const policyHeaderOptions = { secretHeaders: credentialHeaders };
+  const plainRequest = { allowWebSocketUpgrade: false, stripHeaders: credentialHeaders };
+  const keepWebSocket = { allowWebSocketUpgrade: true, stripHeaders: credentialHeaders };
+
+  /**
+   * Caller type, local ID and decision context depend only on the authentication outcome and the peer.
+   * The combiner returns the same frozen outcome for a repeat of the same identities (a keep-alive
+   * connection reusing its token), so they are computed once per outcome, not per request.
+   */
+  const derived = new WeakMap<CombinedResult, Derived>();
+  function derivedFor(authn: Extract<CombinedResult, { ok: true }>, peer: VerifiedPeer | undefined): Derived {
+    const known = derived.get(authn);
+    if (known !== undefined && known.peer === peer) return known;
+    const caller = callerType(segment.caller_types, peer, authn);
+    const d: Derived = {
+      peer,
+      caller,
+      localId: translate(authn.identity.subject),
+      enforceOptions: { realm, resourceMetadata, context: decisionContext(authn, peer, undefined) },
+      identityHeaders: Object.freeze({
+        "x-portcullis-subject": authn.identity.subject,
+        "x-portcullis-caller-type": caller.type,
+      }),
+    };
+    if (Object.isFrozen(authn)) derived.set(authn, d);
+    return d;
+  }
 
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
 
+  // One layer for the gate and the proxy (forward): a router hop less per request, and the proxy is
+  // reached only from the gate's allow path.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    gate(req, res, next).catch((e: unknown) => {
+    // gate answers its own errors: its promise never rejects, so no handler (and no microtask) per request.
+    void gate(req, res, next);
+  });
+
+  async function gate(req: Request, res: Response, next: NextFunction): Promise<void> {
+    try {
+      // Undefined unless tracing is on (gateway/telemetry); the span ends by itself when `res` closes.
+      const span = requestSpan(req, res, segment.name);
+      let target;
+      try {
+        checkRequestHead(req, limits);
+        target = normalizePath(req.url);
+      } catch (e) {
+        const r = errorResponse(e);
+        span?.deny("request", r.body);
+        send(res, r.status, r.headers, r.body);
+        return;
+      }
+      span?.record({ path: target.path });
+      if (target.path === METADATA_PATH && (req.method === "GET" || req.method === "HEAD")) {
+        // RFC 9728 §3: public by design, so clients can discover how to get a token before they have one.
+        res.status(200).json({
+          resource: origin,
+          authorization_servers: issuers,
+          bearer_methods_supported: ["header"],
+          resource_name: segment.name,
+          ...(segment.authenticators.dpop
+            ? { dpop_signing_alg_values_supported: segment.authenticators.dpop.proof_algorithms }
+            : {}),
+        });
+        return;
+      }
+
+      const socket = req.socket as TLSSocket;
+      let peer: VerifiedPeer | undefined;
+      if (segment.tls.client_auth !== "none") {
+        const p = peerFromSocket(socket);
+        if (typeof p === "string") {
+          // `require` refused non-SVIDs in the handshake; what is left expired or lost its anchor since.
+          if (segment.tls.client_auth === "require") {
+            log({ segment: segment.name, event: "peer_rejected", reason: p });
+            span?.deny("peer", undefined, p);
+            socket.destroy();
+            return;
+          }
+        } else {
+          peer = p;
+          span?.record({ peerSpiffeId: p.facts.spiffeId });
+        }
+      }
+
+      if (attestation && target.path === attestation.noncePath) {
+        // Authenticated by the mTLS peer alone: an agent fetches a nonce before it can show anything else.
+        const r = await attestation.nonce(req.method, peer);
+        if (r.status !== 200) span?.deny("request", undefined, `attestation nonce: ${r.status}`);
+        send(res, r.status, r.headers, r.body);
+        return;
+      }
+
+      const facts: RequestFacts = {
+        method: req.method,
+        path: target.path,
+        headers: req.headersDistinct,
+        peer: peer?.facts,
+      };
+      // A repeat request (cached token, mTLS) is answered without a promise per authenticator.
+      const authn = combiner.authenticateSync(facts) ?? (await combiner.authenticate(facts));
+      if (!authn.ok) {
+        const c = challengeFor(authn.error, { realm, resourceMetadata });
+        const headers: Record<string, string> = {
+          "content-type": "application/json",
+          "cache-control": "no-store",
+        };
+        if (c.wwwAuthenticate) {
+          const offer = authn.error.challenge?.scheme === "DPoP" ? undefined : dpopOffer;
+          headers["www-authenticate"] = [c.wwwAuthenticate, offer, extraChallenge]
+            .filter((v) => v !== undefined)
+            .join(", ");
+        }
+        if (c.status === 503) headers["retry-after"] = "5";
+        // RFC 6750 §3.1: no error code when the request carried no credentials; the body only says why.
+        const body = c.body ?? { error: "unauthorized", error_description: "authentication required" };
+        log({
+          segment: segment.name,
+          event: "authn_failed",
+          code: authn.error.code,
+          cause: String(authn.error.cause ?? ""),
+        });
+        span?.deny("authn", body, authn.error.code);
+        send(res, c.status, headers, JSON.stringify(body));
+        return;
+      }
+
+      const d = derivedFor(authn, peer);
+      const caller = d.caller;
+      span?.record({ authnMethods: authn.methods, callerType: caller.type });
+      // After authentication, because a result counts only when bound to the identity this request proved.
+      const attested = attestation ? await attestation.appraise(req.headersDistinct, peer, authn) : undefined;
+      const upgrade = upgradeOf(req);
+      const input = buildInput({
+        segment: segment.name,
+        method: req.method,
+        upgrade,
+        host: req.headers.host,
+        headers: policyHeaders(req.headersDistinct, policyHeaderOptions),
+        target,
+        remoteAddr: socket.remoteAddress ?? "",
+        peer,
+        authn,
+        caller,
+        localId: d.localId,
+        ...(attested ? { attestation: attested } : {}),
+      });
+      // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
+      const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
+      const decided = enforce(
+        pdp,
+        input,
+        attested
+          ? { realm, resourceMetadata, context: decisionContext(authn, peer, attested) }
+          : d.enforceOptions,
+      );
+      // An in-process policy or a cache hit answers synchronously: no microtask hop for those.
+      const verdict = decided instanceof Promise ? await decided : decided;
+      if (o.onDecision) {
+        const decisionId = o.onDecision({
+          input,
+          allowed: verdict.kind === "allow",
+          ...(verdict.kind === "deny" ? { status: verdict.status, reason: verdict.log } : {}),
+          durationNs: Number(process.hrtime.bigint() - decidedFrom),
+          requestedBy: requestedBy(socket.remoteAddress, socket.remotePort),
+        });
+        if (decisionId !== undefined) span?.record({ decisionId });
+      }
+      if (verdict.kind === "deny") {
+        log({
+          segment: segment.name,
+          event: "deny",
+          status: verdict.status,
+          subject: authn.identity.subject,
+          reason: verdict.log,
+        });
+        span?.deny("policy", verdict.body, verdict.log);
+        send(res, verdict.status, verdict.headers, verdict.body);
+        return;
+      }
+
+      let outbound;
+      try {
+        // Filled into the fresh sanitized map in order, later wins (half the cost of spreading into a new one).
+        outbound = Object.assign(
+          // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
+          stripBasicCredentials(
+            segment,
+            sanitizeRequestHeaders(req.headers, upgrade !== undefined ? keepWebSocket : plainRequest),
+          ),
+          forwardingFor(socket, req.headers.host, segment.port),
+          verdict.headers,
+          // Last, so neither the client nor a policy header can replace the verified identity.
+          d.identityHeaders,
+        );
+      } catch (e) {
+        const r = errorResponse(e);
+        span?.deny("request", r.body);
+        send(res, r.status, r.headers, r.body);
+        return;
+      }
+      span?.forward(outbound);
+      // http-proxy copies `req.headers` to the upstream request: replacing it is what makes the stripping stick.
+      req.headers = outbound as IncomingMessage["headers"];
+      (req as Gated)[ALLOWED_TARGET] = target.upstreamTarget;
+      forward(req, res, next);
+    } catch (e) {
       log({ segment: segment.name, event: "internal_error", error: String(e) });
       const r = errorResponse(e);
       if (!res.headersSent) send(res, r.status, r.headers, r.body);
       else res.destroy();
-    });
-  });
-
-  async function gate(req: Request, res: Response, next: NextFunction): Promise<void> {
-    // Undefined unless tracing is on (gateway/telemetry); the span ends by itself when `res` closes.
-    const span = requestSpan(req, res, segment.name);
-    let target;
-    try {
-      checkRequestHead(req, limits);
-      target = normalizePath(req.url);
-    } catch (e) {
-      const r = errorResponse(e);
-      span?.deny("request", r.body);
-      send(res, r.status, r.headers, r.body);
-      return;
     }
-    span?.record({ path: target.path });
-    if (target.path === METADATA_PATH && (req.method === "GET" || req.method === "HEAD")) {
-      // RFC 9728 §3: public by design, so clients can discover how to get a token before they have one.
-      res.status(200).json({
-        resource: origin,
-        authorization_servers: issuers,
-        bearer_methods_supported: ["header"],
-        resource_name: segment.name,
-        ...(segment.authenticators.dpop
-          ? { dpop_signing_alg_values_supported: segment.authenticators.dpop.proof_algorithms }
-          : {}),
-      });
-      return;
-    }
-
-    const socket = req.socket as TLSSocket;
-    let peer: VerifiedPeer | undefined;
-    if (segment.tls.client_auth !== "none") {
-      const p = peerFromSocket(socket);
-      if (typeof p === "string") {
-        // `require` refused non-SVIDs in the handshake; what is left expired or lost its anchor since.
-        if (segment.tls.client_auth === "require") {
-          log({ segment: segment.name, event: "peer_rejected", reason: p });
-          span?.deny("peer", undefined, p);
-          socket.destroy();
-          return;
-        }
-      } else {
-        peer = p;
-        span?.record({ peerSpiffeId: p.facts.spiffeId });
-      }
-    }
-
-    if (attestation && target.path === attestation.noncePath) {
-      // Authenticated by the mTLS peer alone: an agent fetches a nonce before it can show anything else.
-      const r = await attestation.nonce(req.method, peer);
-      if (r.status !== 200) span?.deny("request", undefined, `attestation nonce: ${r.status}`);
-      send(res, r.status, r.headers, r.body);
-      return;
-    }
-
-    const facts: RequestFacts = {
-      method: req.method,
-      path: target.path,
-      headers: req.headersDistinct,
-      peer: peer?.facts,
-    };
-    // A repeat request (cached token, mTLS) is answered without a promise per authenticator.
-    const authn = combiner.authenticateSync(facts) ?? (await combiner.authenticate(facts));
-    if (!authn.ok) {
-      const c = challengeFor(authn.error, { realm, resourceMetadata });
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-        "cache-control": "no-store",
-      };
-      if (c.wwwAuthenticate) {
-        const offer = authn.error.challenge?.scheme === "DPoP" ? undefined : dpopOffer;
-        headers["www-authenticate"] = [c.wwwAuthenticate, offer, extraChallenge]
-          .filter((v) => v !== undefined)
-          .join(", ");
-      }
-      if (c.status === 503) headers["retry-after"] = "5";
-      // RFC 6750 §3.1: no error code when the request carried no credentials; the body only says why.
-      const body = c.body ?? { error: "unauthorized", error_description: "authentication required" };
-      log({
-        segment: segment.name,
-        event: "authn_failed",
-        code: authn.error.code,
-        cause: String(authn.error.cause ?? ""),
-      });
-      span?.deny("authn", body, authn.error.code);
-      send(res, c.status, headers, JSON.stringify(body));
-      return;
-    }
-
-    const caller = callerType(segment.caller_types, peer, authn);
-    span?.record({ authnMethods: authn.methods, callerType: caller.type });
-    // After authentication, because a result counts only when bound to the identity this request proved.
-    const attested = attestation ? await attestation.appraise(req.headersDistinct, peer, authn) : undefined;
-    const upgrade = upgradeOf(req);
-    const input = buildInput({
-      segment: segment.name,
-      method: req.method,
-      upgrade,
-      host: req.headers.host,
-      headers: policyHeaders(req.headersDistinct, { secretHeaders: credentialHeaders }),
-      target,
-      remoteAddr: socket.remoteAddress ?? "",
-      peer,
-      authn,
-      caller,
-      localId: translate(authn.identity.subject),
-      ...(attested ? { attestation: attested } : {}),
-    });
-    // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
-    const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
-    const decided = enforce(pdp, input, {
-      realm,
-      resourceMetadata,
-      context: decisionContext(authn, peer, attested),
-    });
-    // An in-process policy or a cache hit answers synchronously: no microtask hop for those.
-    const verdict = decided instanceof Promise ? await decided : decided;
-    if (o.onDecision) {
-      const decisionId = o.onDecision({
-        input,
-        allowed: verdict.kind === "allow",
-        ...(verdict.kind === "deny" ? { status: verdict.status, reason: verdict.log } : {}),
-        durationNs: Number(process.hrtime.bigint() - decidedFrom),
-        requestedBy: requestedBy(socket.remoteAddress, socket.remotePort),
-      });
-      if (decisionId !== undefined) span?.record({ decisionId });
-    }
-    if (verdict.kind === "deny") {
-      log({
-        segment: segment.name,
-        event: "deny",
-        status: verdict.status,
-        subject: authn.identity.subject,
-        reason: verdict.log,
-      });
-      span?.deny("policy", verdict.body, verdict.log);
-      send(res, verdict.status, verdict.headers, verdict.body);
-      return;
-    }
-
-    let outbound;
-    try {
-      // Filled into the fresh sanitized map in order, later wins (half the cost of spreading into a new one).
-      outbound = Object.assign(
-        // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
-        stripBasicCredentials(
-          segment,
-          sanitizeRequestHeaders(req.headers, {
-            allowWebSocketUpgrade: upgrade !== undefined,
-            stripHeaders: credentialHeaders,
-          }),
-        ),
-        forwardingFor(socket, req.headers.host, segment.port),
-        verdict.headers,
-        // Last, so neither the client nor a policy header can replace the verified identity.
-        {
-          "x-portcullis-subject": authn.identity.subject,
-          "x-portcullis-caller-type": caller.type,
-        },
-      );
-    } catch (e) {
-      const r = errorResponse(e);
-      span?.deny("request", r.body);
-      send(res, r.status, r.headers, r.body);
-      return;
-    }
-    span?.forward(outbound);
-    // http-proxy copies `req.headers` to the upstream request: replacing it is what makes the stripping stick.
-    req.headers = outbound as IncomingMessage["headers"];
-    allowed.set(req, { upstreamTarget: target.upstreamTarget });
-    next();
   }
 
   const proxy = createProxyMiddleware<Request, Response>({
@@ -316,7 +358,7 @@ export function createSegmentApp(o: AppOptions): Express {
       }),
     ],
     // The normalised target, not `req.url`: the upstream must serve exactly what the policy decided on.
-    pathRewrite: (_path, req) => allowed.get(req)?.upstreamTarget ?? "/",
+    pathRewrite: (_path, req) => (req as Gated)[ALLOWED_TARGET] ?? "/",
     on: {
       error: (err, _req, res) => {
         log({ segment: segment.name, event: "upstream_error", error: err.message });
@@ -330,9 +372,9 @@ export function createSegmentApp(o: AppOptions): Express {
       },
     },
   });
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  function forward(req: Request, res: Response, next: NextFunction): void {
     // Defence in depth: only requests the gate marked as allowed may reach the proxy.
-    if (!allowed.has(req)) {
+    if ((req as Gated)[ALLOWED_TARGET] === undefined) {
       send(
         res,
         403,
@@ -344,7 +386,7 @@ export function createSegmentApp(o: AppOptions): Express {
     // An allowed WebSocket handshake (upgrade.ts) is handed to the proxy as a socket, not a request.
     if (proxyUpgrade(req, proxy)) return;
     void proxy(req, res, next);
-  });
+  }
   // Express's default error page would show a stack trace to the caller.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     log({ segment: segment.name, event: "internal_error", error: String(err) });

@@ -212,7 +212,12 @@ export function decisionContext(
           },
         }
       : {};
-  return { subjects: [...subjects], ...(expiresAt !== Infinity ? { expiresAt } : {}), ...attested };
+  // Frozen: the gateway reuses one context for every repeat of the same authentication outcome.
+  return {
+    subjects: Object.freeze([...subjects]),
+    ...(expiresAt !== Infinity ? { expiresAt } : {}),
+    ...attested,
+  };
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
@@ -332,6 +337,19 @@ function deepFreezeDecision(d: Decision): Decision {
   return Object.freeze(d);
 }
 
+/** One allow verdict per shared (frozen) decision: a cache hit allocates none. */
+const allowVerdicts = new WeakMap<Decision, Verdict>();
+
+function allowVerdict(d: Decision): Verdict {
+  if (!Object.isFrozen(d)) return { kind: "allow", decision: d, headers: d.headers ?? {} };
+  let v = allowVerdicts.get(d);
+  if (v === undefined) {
+    v = Object.freeze({ kind: "allow", decision: d, headers: d.headers ?? Object.freeze({}) });
+    allowVerdicts.set(d, v);
+  }
+  return v;
+}
+
 function verdictFor(raw: unknown, o: EnforceOptions): Verdict {
   const d = parseShared(raw);
   if (d === undefined) {
@@ -343,7 +361,7 @@ function verdictFor(raw: unknown, o: EnforceOptions): Verdict {
       "policy error: malformed or undefined decision",
     );
   }
-  if (d.allow) return { kind: "allow", decision: d, headers: d.headers ?? {} };
+  if (d.allow) return allowVerdict(d);
   const log = `deny: ${(d.reasons ?? []).join("; ")}`;
   if (d.error === "insufficient_scope" && d.scope !== undefined) {
     const challenge = buildChallenge({

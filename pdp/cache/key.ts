@@ -269,9 +269,19 @@ function project(node: unknown, steps: readonly Step[], out: string): string {
   return out;
 }
 
+/** subjectsText of frozen lists: a caller reusing one frozen list per identity writes it once. */
+const frozenSubjectsText = new WeakMap<readonly string[], string>();
+
 /** `s<n>` and each subject length-prefixed, in sorted order (the bounds list them in any order). */
 function subjectsText(subjects: readonly string[] | undefined): string {
   if (subjects === undefined || subjects.length === 0) return "s0";
+  if (!Object.isFrozen(subjects)) return writeSubjects(subjects);
+  let text = frozenSubjectsText.get(subjects);
+  if (text === undefined) frozenSubjectsText.set(subjects, (text = writeSubjects(subjects)));
+  return text;
+}
+
+function writeSubjects(subjects: readonly string[]): string {
   let list = subjects;
   for (let i = 1; i < list.length; i++) {
     if (list[i - 1]! > list[i]!) {
@@ -316,8 +326,25 @@ export function keyText(p: KeyParts): string | undefined {
   return `${p.revision.length}:${p.revision}|${p.entrypoint.length}:${p.entrypoint}|${attPart}|${subjectsText(p.subjects)}|${body}`;
 }
 
+/**
+ * Digests of recent key texts: repeated decisions (the hits the cache is for) have the same text, and a
+ * map lookup costs far less than SHA-256 through node:crypto. Bounded in count and text length (a
+ * whole-input key can be long), emptied when full.
+ */
+const digests = new Map<string, string>();
+const MAX_DIGESTS = 4096;
+const MAX_MEMO_TEXT = 2048;
+
 /** `pd1:` + base64url SHA-256 of keyText (bounded length whatever the input's size); undefined = uncacheable. */
 export function decisionKey(p: KeyParts): string | undefined {
   const text = keyText(p);
-  return text === undefined ? undefined : `pd1:${hash("sha256", text, "base64url")}`;
+  if (text === undefined) return undefined;
+  if (text.length > MAX_MEMO_TEXT) return `pd1:${hash("sha256", text, "base64url")}`;
+  let key = digests.get(text);
+  if (key === undefined) {
+    key = `pd1:${hash("sha256", text, "base64url")}`;
+    if (digests.size >= MAX_DIGESTS) digests.clear();
+    digests.set(text, key);
+  }
+  return key;
 }

@@ -2,6 +2,7 @@
 // decision key with `PX` = the TTL the decider computed (never longer), plus a set per subject naming its
 // keys, so a revocation finds them. Every call is bounded by a short timeout: a Redis that is down or slow
 // costs an evaluation (the caller's miss path), never a decision and never a wait on the request path.
+import { bounded } from "../../lib/bounded.js";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { CachedDecision, DecisionCache } from "./types.js";
 
@@ -166,26 +167,13 @@ export class RedisDecisionCache implements DecisionCache {
 
   /** `p`, rejected after `ms`; every failure is counted once, here. */
   private bounded<T>(p: Promise<T>, ms: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisTimeoutError(ms)), ms);
+    return bounded(p, ms, () => new RedisTimeoutError(ms)).catch((e: unknown) => {
+      this.counters.errors++;
+      if (e instanceof RedisTimeoutError || (e instanceof Error && /timed out/i.test(e.message))) {
+        this.counters.timeouts++;
+      }
+      throw e;
     });
-    return Promise.race([p, timeout]).then(
-      (v) => {
-        clearTimeout(timer);
-        return v;
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        this.counters.errors++;
-        if (e instanceof RedisTimeoutError || (e instanceof Error && /timed out/i.test(e.message))) {
-          this.counters.timeouts++;
-        }
-        // The losing promise may still reject later; nobody waits for it.
-        p.catch(() => {});
-        throw e;
-      },
-    );
   }
 
   async get(key: string, nowMs: number): Promise<CachedDecision | undefined> {

@@ -2,6 +2,7 @@
 // the quick-form flags. Like the gateway's loader (which pdp/ may not import) every error names the
 // file, line, column and key path, all errors are reported at once, and unknown keys are errors: a
 // misspelt `auth` setting must not silently leave the PDP open.
+import { ASYMMETRIC_JWS_ALGORITHMS } from "../../lib/jws_algorithms.js";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
@@ -80,19 +81,8 @@ export const PDP_DEFAULTS = {
   algorithms: ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
 } as const;
 
-/** Asymmetric JWS algorithms only: `none` and HMAC would let a public key or nothing forge tokens. */
-export const ALLOWED_ALGORITHMS = [
-  "ES256",
-  "ES384",
-  "ES512",
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "EdDSA",
-];
+/** Asymmetric JWS algorithms only (lib/jws_algorithms.ts). */
+export const ALLOWED_ALGORITHMS: readonly string[] = ASYMMETRIC_JWS_ALGORITHMS;
 
 export class PdpConfigError extends Error {
   override name = "PdpConfigError";

@@ -106,3 +106,58 @@ describe("combine: identity and nesting", () => {
     expect(() => new AuthnCombiner({ any: ["a"], all: ["a"] } as unknown as AuthnExpr, auths)).toThrow();
   });
 });
+
+describe("combine: a repeat of the same identities reuses the outcome", () => {
+  const peer = { spiffeId: "spiffe://corp.example/agent/planner", trustDomain: "corp.example" };
+
+  /** Returns whatever `next` currently holds, synchronously (as a cached bearer token does). */
+  function switchable(name: string, next: { result: AuthnResult }): Authenticator {
+    return {
+      name,
+      authenticate: () => Promise.resolve(next.result),
+      authenticateSync: () => next.result,
+    };
+  }
+
+  it("same peer and same token identity: the same frozen result; any change: a fresh one", () => {
+    const token = { method: "bearer", subject: "agent-1" };
+    const next: { result: AuthnResult } = { result: { kind: "ok", identity: token } };
+    const c = new AuthnCombiner({ all: ["mtls", "bearer"] }, [
+      new MtlsAuthenticator(),
+      switchable("bearer", next),
+    ]);
+    const first = c.authenticateSync(facts({}, peer));
+    // A new result object with the same identity (as every bearer cache hit is) still counts as a repeat.
+    next.result = { kind: "ok", identity: token };
+    const second = c.authenticateSync(facts({}, peer));
+    expect(second).toBe(first);
+    expect(Object.isFrozen(second)).toBe(true);
+    expect(second?.ok && Object.isFrozen(second.methods)).toBe(true);
+
+    next.result = { kind: "ok", identity: { method: "bearer", subject: "agent-2" } };
+    const other = c.authenticateSync(facts({}, peer));
+    expect(other).not.toBe(first);
+    expect(other?.ok && other.identity.subject).toBe("agent-2");
+
+    next.result = { kind: "error", error: new AuthnError("invalid_token", "bad") };
+    const failed = c.authenticateSync(facts({}, peer));
+    expect(failed?.ok).toBe(false);
+    next.result = { kind: "none" };
+    const missing = c.authenticateSync(facts({}, peer));
+    expect(!missing?.ok && missing?.error.code).toBe("missing");
+  });
+
+  it("an mTLS identity is reused per peer only while its facts are unchanged", () => {
+    const m = new MtlsAuthenticator();
+    const p = { ...peer, certThumbprint: "t1" };
+    const a = m.authenticateSync(facts({}, p));
+    expect(m.authenticateSync(facts({}, p))).toBe(a);
+    expect(a.kind === "ok" && Object.isFrozen(a.identity)).toBe(true);
+    p.certThumbprint = "t2";
+    const b = m.authenticateSync(facts({}, p));
+    expect(b).not.toBe(a);
+    expect(b.kind === "ok" && b.identity.claims?.["x5t#S256"]).toBe("t2");
+    const other = m.authenticateSync(facts({}, { ...peer, certThumbprint: "t1" }));
+    expect(other.kind === "ok" && other.identity.subject).toBe(peer.spiffeId);
+  });
+});

@@ -311,3 +311,20 @@ describe("decision cache key projected on the input paths the policy reads", () 
     expect(JSON.stringify(a)).toBe(snapshot);
   });
 });
+
+describe("decision key digests and subject texts are remembered, never stale", () => {
+  it("a repeated key text gives the SHA-256 of that text, and a frozen subject list its own text", async () => {
+    const { hash } = await import("node:crypto");
+    const subjects = Object.freeze(["spiffe://corp.example/agent/b", "agent-a"]);
+    const parts: KeyParts = { revision: "r1", entrypoint: "p/decision", input: input(), subjects };
+    for (let i = 0; i < 3; i++) {
+      const text = keyText(parts)!;
+      expect(text).toContain("s2:7:agent-a:29:spiffe://corp.example/agent/b");
+      expect(decisionKey(parts)).toBe(`pd1:${hash("sha256", text, "base64url")}`);
+    }
+    // Another (unfrozen, unsorted) list with other subjects gets its own text and key.
+    const other = { ...parts, subjects: ["z", "agent-a"] };
+    expect(keyText(other)).toContain("s2:7:agent-a:1:z|");
+    expect(decisionKey(other)).not.toBe(decisionKey(parts));
+  });
+});
