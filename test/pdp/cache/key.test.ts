@@ -328,3 +328,65 @@ describe("decision key digests and subject texts are remembered, never stale", (
     expect(decisionKey(other)).not.toBe(decisionKey(parts));
   });
 });
+
+describe("projected key texts of deeply frozen values are remembered, never stale", () => {
+  const paths = [["token", "claims", "roles"], ["token", "scopes"], ["segment"]];
+  const key = (input: unknown): string | undefined =>
+    keyText({ revision: "r", entrypoint: "e", input, inputPaths: paths });
+  const deepFreeze = <T>(v: T): T => {
+    if (typeof v === "object" && v !== null) {
+      Object.freeze(v);
+      for (const x of Object.values(v)) deepFreeze(x);
+    }
+    return v;
+  };
+
+  it("writes the same text for a shared frozen object as for an equal fresh one", () => {
+    const token = deepFreeze({ claims: { roles: ["a"] }, scopes: ["s"] });
+    const fresh = { claims: { roles: ["a"] }, scopes: ["s"] };
+    const want = key({ segment: "x", token: fresh });
+    for (let i = 0; i < 3; i++) expect(key({ segment: "x", token })).toBe(want);
+    // Another frozen object with other values never gets the first one's text.
+    const other = deepFreeze({ claims: { roles: ["b"] }, scopes: ["s"] });
+    expect(key({ segment: "x", token: other })).toBe(key({ segment: "x", token: { ...other } }));
+    expect(key({ segment: "x", token: other })).not.toBe(want);
+  });
+
+  it("rereads a frozen object whose nested values can still change", () => {
+    const roles = ["a"];
+    const token = Object.freeze({ claims: Object.freeze({ roles }), scopes: Object.freeze(["s"]) });
+    const before = key({ segment: "x", token });
+    roles.push("b");
+    expect(key({ segment: "x", token })).not.toBe(before);
+    expect(key({ segment: "x", token })).toBe(
+      key({ segment: "x", token: { claims: { roles }, scopes: ["s"] } }),
+    );
+  });
+
+  it("rereads a frozen object with a getter", () => {
+    let n = 0;
+    const token = Object.freeze({
+      claims: Object.freeze({
+        get roles() {
+          return [n];
+        },
+      }),
+    });
+    const before = key({ token });
+    n = 1;
+    expect(key({ token })).not.toBe(before);
+  });
+
+  it("rereads shared frozen objects when a prototype gains toJSON", () => {
+    const token = deepFreeze({ claims: { roles: [{ r: 1 }] }, scopes: ["s"] });
+    const before = key({ token });
+    const proto = Object.prototype as { toJSON?: () => unknown };
+    proto.toJSON = () => "patched";
+    try {
+      expect(key({ token })).not.toBe(before);
+    } finally {
+      delete proto.toJSON;
+    }
+    expect(key({ token })).toBe(before);
+  });
+});
