@@ -68,7 +68,6 @@ export class BearerAuthenticator implements Authenticator {
   private readonly requiredClaims: string[];
   private lastToken: string | undefined;
   private lastKey = "";
-  private readonly results = new WeakMap<Identity, AuthnResult>();
 
   constructor(cfg: BearerConfig, name = "bearer") {
     if (!cfg.issuer) throw new Error("bearer: issuer is required");
@@ -115,20 +114,10 @@ export class BearerAuthenticator implements Authenticator {
       const identity = this.cached(this.keyOf(token), this.now());
       if (!identity) return repeat && this.skipped(token) ? NONE : undefined;
       checkConfirmation(identity.cnf, facts);
-      return this.okFor(identity);
+      return ok(identity);
     } catch (e) {
       return fail(e);
     }
-  }
-
-  /** One frozen result per cached identity: a repeat of its token allocates none. */
-  private okFor(identity: Identity): AuthnResult {
-    let r = this.results.get(identity);
-    if (r === undefined) {
-      r = Object.freeze(ok(identity));
-      this.results.set(identity, r);
-    }
-    return r;
   }
 
   /** The bearer token this authenticator handles, `undefined` when none (or an opaque one to skip). */
@@ -209,15 +198,12 @@ export class BearerAuthenticator implements Authenticator {
       throw new AuthnError("invalid_token", "invalid scope claim");
     }
     const exp = payload.exp!;
-    // Deeply frozen: the identity (and the policy input built from it) is shared by every request that
-    // presents this token, and a decision cache may remember what it wrote for unchanging values.
-    const claims = deepFreeze({ ...payload });
     const identity: Identity = Object.freeze({
       method: this.name,
       subject: payload.sub,
       tokenType: "jwt" as const,
-      claims,
-      scopes: deepFreeze(parseScopes(payload.scope) ?? []),
+      claims: Object.freeze({ ...payload }),
+      scopes: parseScopes(payload.scope) ?? [],
       clientId: payload.client_id as string | undefined,
       act: payload.act,
       cnf: payload.cnf as Record<string, unknown> | undefined,
@@ -227,13 +213,4 @@ export class BearerAuthenticator implements Authenticator {
     if (maxMs > 0) this.cache.set(key, identity, Math.min(exp * 1000, nowMs + maxMs));
     return identity;
   }
-}
-
-/** Freezes `v` and every object below it (a verified payload: JSON data, so no cycles). */
-function deepFreeze<T>(v: T): T {
-  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }

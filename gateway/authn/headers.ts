@@ -21,39 +21,14 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 export function authorizationCredential(facts: RequestFacts, scheme: string): string | undefined {
   const header = singleHeader(facts, "authorization");
   if (header === undefined) return undefined;
-  const p = parsedAuthorization(header);
-  if (p.scheme !== scheme.toLowerCase()) return undefined;
-  if (!p.token68) {
-    throw new AuthnError("invalid_request", `malformed ${scheme} credential`);
-  }
-  return p.credential;
-}
-
-interface ParsedAuthorization {
-  /** Lower-cased. */
-  scheme: string;
-  credential: string;
-  token68: boolean;
-}
-
-/**
- * The last well-formed header parsed: a keep-alive client repeats its `Authorization` on every request,
- * and every authenticator of the segment reads it. The parse is a function of the text alone.
- */
-let last: { header: string; parsed: ParsedAuthorization } | undefined;
-
-function parsedAuthorization(header: string): ParsedAuthorization {
-  if (last !== undefined && last.header === header) return last.parsed;
   const m = SCHEME.exec(header.trim());
   if (!m) {
     throw new AuthnError("invalid_request", "malformed Authorization header");
   }
+  if (m[1].toLowerCase() !== scheme.toLowerCase()) return undefined;
   const credential = m[2]?.trim() ?? "";
-  const parsed = Object.freeze({
-    scheme: m[1].toLowerCase(),
-    credential,
-    token68: TOKEN68.test(credential),
-  });
-  last = { header, parsed };
-  return parsed;
+  if (!TOKEN68.test(credential)) {
+    throw new AuthnError("invalid_request", `malformed ${scheme} credential`);
+  }
+  return credential;
 }

@@ -32,7 +32,7 @@ import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js"
 import { decisionCacheOf, GatewayAttestation } from "./attestation.js";
 import { segmentCredentialHeaders } from "./credential_headers.js";
 import { decisionContext, enforce, type EnforceOptions, type Pdp } from "./enforce.js";
-import { buildInput, callerType, identityInput, type Caller, type IdentityInput } from "./input.js";
+import { buildInput, callerType, type Caller } from "./input.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
 import { compileTranslation } from "./translate.js";
 import { proxyUpgrade, upgradeOf } from "./upgrade.js";
@@ -71,8 +71,6 @@ interface Derived {
   localId: string | undefined;
   /** Enforcement options with the decision context, for requests without an attestation result. */
   enforceOptions: EnforceOptions;
-  /** The input members that depend only on the outcome and the peer (frozen, shared by its requests). */
-  identityInput: IdentityInput;
   /** The verified identity headers for the upstream (frozen: copied into each request's own map). */
   identityHeaders: Readonly<Record<string, string>>;
 }
@@ -98,19 +96,6 @@ function forwardingFor(socket: TLSSocket, host: string | undefined, port: number
   });
   forwardingBySocket.set(socket, { host, headers });
   return headers;
-}
-
-/**
- * The request's fields by lower-cased name, for readers that must see every field line (a repeated
- * credential is a 400, repeated policy-visible fields are joined). `req.headers` serves when no name
- * occurs twice — then each of its values is the one field line, as in `headersDistinct` — and the proxy
- * needs it anyway; only a request with a repeated (or an unrepresentable) name pays for `headersDistinct`.
- */
-function distinctHeaders(req: IncomingMessage): RequestFacts["headers"] {
-  const headers = req.headers;
-  let names = 0;
-  for (const name in headers) if (Object.hasOwn(headers, name)) names++;
-  return names * 2 === req.rawHeaders.length ? headers : req.headersDistinct;
 }
 
 export function createSegmentApp(o: AppOptions): Express {
@@ -153,14 +138,11 @@ export function createSegmentApp(o: AppOptions): Express {
   function derivedFor(authn: Extract<CombinedResult, { ok: true }>, peer: VerifiedPeer | undefined): Derived {
     const known = derived.get(authn);
     if (known !== undefined && known.peer === peer) return known;
-    // Frozen: shared by every request of this outcome, in its policy input among others.
-    const caller = Object.freeze(callerType(segment.caller_types, peer, authn));
-    const localId = translate(authn.identity.subject);
+    const caller = callerType(segment.caller_types, peer, authn);
     const d: Derived = {
       peer,
       caller,
-      localId,
-      identityInput: identityInput({ peer, authn, caller, localId }),
+      localId: translate(authn.identity.subject),
       enforceOptions: { realm, resourceMetadata, context: decisionContext(authn, peer, undefined) },
       identityHeaders: Object.freeze({
         "x-portcullis-subject": authn.identity.subject,
@@ -237,11 +219,10 @@ export function createSegmentApp(o: AppOptions): Express {
         return;
       }
 
-      const headers = distinctHeaders(req);
       const facts: RequestFacts = {
         method: req.method,
         path: target.path,
-        headers,
+        headers: req.headersDistinct,
         peer: peer?.facts,
       };
       // A repeat request (cached token, mTLS) is answered without a promise per authenticator.
@@ -276,25 +257,22 @@ export function createSegmentApp(o: AppOptions): Express {
       const caller = d.caller;
       span?.record({ authnMethods: authn.methods, callerType: caller.type });
       // After authentication, because a result counts only when bound to the identity this request proved.
-      const attested = attestation ? await attestation.appraise(headers, peer, authn) : undefined;
+      const attested = attestation ? await attestation.appraise(req.headersDistinct, peer, authn) : undefined;
       const upgrade = upgradeOf(req);
-      const input = buildInput(
-        {
-          segment: segment.name,
-          method: req.method,
-          upgrade,
-          host: req.headers.host,
-          headers: policyHeaders(headers, policyHeaderOptions),
-          target,
-          remoteAddr: socket.remoteAddress ?? "",
-          peer,
-          authn,
-          caller,
-          localId: d.localId,
-          ...(attested ? { attestation: attested } : {}),
-        },
-        d.identityInput,
-      );
+      const input = buildInput({
+        segment: segment.name,
+        method: req.method,
+        upgrade,
+        host: req.headers.host,
+        headers: policyHeaders(req.headersDistinct, policyHeaderOptions),
+        target,
+        remoteAddr: socket.remoteAddress ?? "",
+        peer,
+        authn,
+        caller,
+        localId: d.localId,
+        ...(attested ? { attestation: attested } : {}),
+      });
       // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
       const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
       const decided = enforce(

@@ -155,9 +155,6 @@ export interface CachedPdpOptions {
 export function cachedPdp(inner: Pdp, cache: DecisionCache, o: CachedPdpOptions): CachedPdp {
   const decider = new CachedDecider({ cache, ttlS: o.ttlS, now: o.now });
   const { revision, entrypoint, inputPaths } = inner;
-  // One function for every decision: the decider hands it the request's input and context.
-  const evaluate = (input: unknown, bounds: DecisionBounds): unknown =>
-    inner.decide(input as Record<string, unknown>, bounds);
   return {
     cache,
     stats: decider.stats,
@@ -169,7 +166,9 @@ export function cachedPdp(inner: Pdp, cache: DecisionCache, o: CachedPdpOptions)
         decider.stats.bypassed++;
         return inner.decide(input, context);
       }
-      return decider.decide({ revision, entrypoint, input, bounds: context, inputPaths }, evaluate);
+      return decider.decide({ revision, entrypoint, input, bounds: context, inputPaths }, () =>
+        inner.decide(input, context),
+      );
     },
   };
 }

@@ -126,80 +126,9 @@ export interface InputFacts {
   attestation?: AttestationInput;
 }
 
-/**
- * The members of the input that depend only on the authentication outcome, the peer, the caller type and
- * the local ID (`authn`, `caller`, `peer`, `token`, `session`, `delegation`). The gateway builds them once
- * per frozen authentication outcome and shares them between that outcome's requests, so every object
- * made here is frozen: nobody downstream can change what the next request's policy reads. (Objects they
- * hold from elsewhere — token claims, the peer certificate — were shared before and stay as they are.)
- */
-export interface IdentityInput {
-  readonly authn: Readonly<Record<string, unknown>>;
-  readonly caller: Caller;
-  readonly peer?: Readonly<Record<string, unknown>>;
-  readonly token?: Readonly<Record<string, unknown>>;
-  readonly session?: Readonly<Record<string, unknown>>;
-  readonly delegation?: Readonly<Record<string, unknown>>;
-}
-
-export type IdentityFacts = Pick<InputFacts, "peer" | "authn" | "caller" | "localId">;
-
-export function identityInput(f: IdentityFacts): IdentityInput {
+export function buildInput(f: InputFacts): Record<string, unknown> {
   const id = f.authn.identity;
   const tokenIdentity = Object.values(f.authn.identities).find((i) => i.tokenType !== undefined);
-  const out: {
-    -readonly [K in keyof IdentityInput]: IdentityInput[K];
-  } = {
-    authn: Object.freeze({
-      methods: f.authn.methods,
-      subject: id.subject,
-      ...(f.localId !== undefined ? { local_id: f.localId } : {}),
-    }),
-    caller: f.caller,
-  };
-  if (f.peer) {
-    out.peer = Object.freeze({
-      spiffe_id: f.peer.facts.spiffeId,
-      trust_domain: f.peer.facts.trustDomain,
-      cert: f.peer.cert,
-    });
-  }
-  if (tokenIdentity) {
-    const cnf = tokenIdentity.cnf ?? {};
-    out.token = Object.freeze({
-      type: tokenIdentity.tokenType,
-      claims: tokenIdentity.claims ?? {},
-      scopes: tokenIdentity.scopes ?? [],
-      client_id: tokenIdentity.clientId,
-      // Only what this request proved: `dpop` needs a verified proof, not just a `cnf.jkt` in the token.
-      sender_constraint:
-        tokenIdentity.dpopJkt !== undefined ? "dpop" : typeof cnf["x5t#S256"] === "string" ? "mtls" : "none",
-      ...(tokenIdentity.dpopJkt !== undefined ? { dpop_jkt: tokenIdentity.dpopJkt } : {}),
-    });
-  }
-  const session = f.authn.identities.session;
-  // A browser session is not an OAuth token (no scopes, no client): its claims get their own member.
-  if (session) out.session = Object.freeze({ claims: session.claims ?? {} });
-  const d = delegation(tokenIdentity);
-  if (d) {
-    for (const link of d.chain) Object.freeze(link);
-    Object.freeze(d.chain);
-    out.delegation = Object.freeze(d);
-  }
-  return Object.freeze(out);
-}
-
-/** `input.attestation` on a segment without `attestation:` (shared: frozen). */
-const NO_ATTESTATION = Object.freeze({ status: "none" });
-
-/**
- * The input document. `identity` is what identityInput gave for the same peer, outcome, caller and local
- * ID (shared between requests); without it, it is built here.
- */
-export function buildInput(
-  f: InputFacts,
-  identity: IdentityInput = identityInput(f),
-): Record<string, unknown> {
   const input: Record<string, unknown> = {
     segment: f.segment,
     request: {
@@ -212,14 +141,39 @@ export function buildInput(
       time_ns: Date.now() * 1_000_000,
       ...(f.upgrade !== undefined ? { upgrade: f.upgrade } : {}),
     },
-    authn: identity.authn,
-    caller: identity.caller,
+    authn: {
+      methods: f.authn.methods,
+      subject: id.subject,
+      ...(f.localId !== undefined ? { local_id: f.localId } : {}),
+    },
+    caller: f.caller,
     // Without `attestation:` on the segment, `none` lets the policy decide and is never mistaken for affirming.
-    attestation: f.attestation ?? NO_ATTESTATION,
+    attestation: f.attestation ?? { status: "none" },
   };
-  if (identity.peer) input.peer = identity.peer;
-  if (identity.token) input.token = identity.token;
-  if (identity.session) input.session = identity.session;
-  if (identity.delegation) input.delegation = identity.delegation;
+  if (f.peer) {
+    input.peer = {
+      spiffe_id: f.peer.facts.spiffeId,
+      trust_domain: f.peer.facts.trustDomain,
+      cert: f.peer.cert,
+    };
+  }
+  if (tokenIdentity) {
+    const cnf = tokenIdentity.cnf ?? {};
+    input.token = {
+      type: tokenIdentity.tokenType,
+      claims: tokenIdentity.claims ?? {},
+      scopes: tokenIdentity.scopes ?? [],
+      client_id: tokenIdentity.clientId,
+      // Only what this request proved: `dpop` needs a verified proof, not just a `cnf.jkt` in the token.
+      sender_constraint:
+        tokenIdentity.dpopJkt !== undefined ? "dpop" : typeof cnf["x5t#S256"] === "string" ? "mtls" : "none",
+      ...(tokenIdentity.dpopJkt !== undefined ? { dpop_jkt: tokenIdentity.dpopJkt } : {}),
+    };
+  }
+  const session = f.authn.identities.session;
+  // A browser session is not an OAuth token (no scopes, no client): its claims get their own member.
+  if (session) input.session = { claims: session.claims ?? {} };
+  const d = delegation(tokenIdentity);
+  if (d) input.delegation = d;
   return input;
 }

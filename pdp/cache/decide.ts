@@ -26,11 +26,8 @@ export interface DecisionRequest {
   inputPaths?: InputPathList;
 }
 
-/**
- * What the evaluation returns: the decision, or a promise of it (a remote PDP). Called with the request's
- * input and bounds, so a caller can pass one function for every decision instead of a closure per call.
- */
-export type Evaluate = (input: unknown, bounds: DecisionBounds) => unknown;
+/** What the evaluation returns: the decision, or a promise of it (a remote PDP). */
+export type Evaluate = () => unknown;
 
 /**
  * A frozen copy: one object answers every hit for the entry's lifetime, and the PDP that returned the
@@ -68,7 +65,7 @@ export class CachedDecider {
 
   /** The decision for the request: synchronous on an L1 hit and with a synchronous evaluate. */
   decide(req: DecisionRequest, evaluate: Evaluate): unknown {
-    if (!(this.ttlS > 0)) return this.bypass(req, evaluate);
+    if (!(this.ttlS > 0)) return this.bypass(evaluate);
     const key = decisionKey({
       revision: req.revision,
       entrypoint: req.entrypoint,
@@ -77,13 +74,13 @@ export class CachedDecider {
       inputPaths: req.inputPaths,
       subjects: req.bounds.subjects,
     });
-    if (key === undefined) return this.bypass(req, evaluate);
+    if (key === undefined) return this.bypass(evaluate);
     const nowMs = this.now();
     // Credentials already past their expiry get no cached answer, whatever entry their input would find:
     // a projected key leaves out the claims the policy does not read (`exp` among them), so an entry
     // stored for a fresh token of the same subject would otherwise answer an expired one.
     const exp = req.bounds.expiresAt;
-    if (exp !== undefined && !(exp * 1000 > nowMs)) return this.bypass(req, evaluate);
+    if (exp !== undefined && !(exp * 1000 > nowMs)) return this.bypass(evaluate);
     let found: CachedDecision | undefined | Promise<CachedDecision | undefined>;
     try {
       found = this.cache.get(key, nowMs);
@@ -119,14 +116,14 @@ export class CachedDecider {
     return this.miss(key, req, evaluate, nowMs);
   }
 
-  private bypass(req: DecisionRequest, evaluate: Evaluate): unknown {
+  private bypass(evaluate: Evaluate): unknown {
     this.stats.bypassed++;
-    return evaluate(req.input, req.bounds);
+    return evaluate();
   }
 
   private miss(key: string, req: DecisionRequest, evaluate: Evaluate, nowMs: number): unknown {
     this.stats.misses++;
-    const value = evaluate(req.input, req.bounds);
+    const value = evaluate();
     if (isPromise(value)) return value.then((v) => this.store(key, req, v, nowMs));
     return this.store(key, req, value, nowMs);
   }

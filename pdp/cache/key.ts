@@ -147,11 +147,6 @@ interface Step {
   readonly head: string | undefined;
   readonly noise: Noise;
   readonly children: Step[];
-  /**
-   * What this step wrote for deeply frozen values (see deeplyFrozen): a member-level step its children's
-   * items (without the leading comma), a read path's end its value's JSON text.
-   */
-  frozenText?: WeakMap<object, string>;
 }
 
 interface Projection {
@@ -250,74 +245,6 @@ function leafText(v: unknown, noise: Noise): string | undefined {
 }
 
 /**
- * Objects known to be JSON data that can never change: frozen, every own member a data property holding a
- * primitive (not a bigint or symbol) or another such object, plain prototypes. Permanent once true — a
- * frozen object can change neither its members nor its prototype — so what the key writes for one is
- * written once (Step.frozenText): the gateway shares such objects between the requests of one
- * authenticated caller (`input.token`, `input.caller`, …).
- */
-const deeplyFrozen = new WeakSet<object>();
-const MAX_FROZEN_DEPTH = 16;
-
-function isDeeplyFrozen(v: object, depth: number): boolean {
-  if (deeplyFrozen.has(v)) return true;
-  if (depth > MAX_FROZEN_DEPTH || !Object.isFrozen(v)) return false;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (Array.isArray(v) ? proto !== Array.prototype : proto !== Object.prototype && proto !== null)
-    return false;
-  for (const k of Reflect.ownKeys(v)) {
-    const d = Object.getOwnPropertyDescriptor(v, k)!;
-    if (!("value" in d)) return false;
-    const x: unknown = d.value;
-    if (typeof x === "object" && x !== null) {
-      if (!isDeeplyFrozen(x, depth + 1)) return false;
-    } else if (typeof x === "function" || typeof x === "bigint" || typeof x === "symbol") {
-      return false;
-    }
-  }
-  deeplyFrozen.add(v);
-  return true;
-}
-
-/**
- * Whether a deeply frozen value's text can be reused: JSON would read an inherited `toJSON` (a patched
- * Object or Array prototype) on every write, so then nothing is reused.
- */
-function frozenTextsValid(): boolean {
-  return (
-    typeof (Object.prototype as Obj).toJSON !== "function" &&
-    typeof (Array.prototype as unknown as Obj).toJSON !== "function"
-  );
-}
-
-/** `v` is an object whose key text may be remembered by identity. */
-function memoizable(v: unknown): v is object {
-  return typeof v === "object" && v !== null && isDeeplyFrozen(v, 0) && frozenTextsValid();
-}
-
-/** The items project writes below `v` for `st`'s children, without braces or a leading comma. */
-function childItems(v: object, st: Step): string {
-  const memo = (st.frozenText ??= new WeakMap());
-  let items = memo.get(v);
-  if (items === undefined) {
-    items = project(v, st.children, "{").slice(1);
-    memo.set(v, items);
-  }
-  return items;
-}
-
-/** leafText of a deeply frozen value at a read path with no noise rule. */
-function frozenLeafText(v: object, st: Step): string | undefined {
-  const memo = (st.frozenText ??= new WeakMap());
-  let text = memo.get(v);
-  if (text === undefined) {
-    text = valueText(v);
-    if (text !== undefined) memo.set(v, text);
-  }
-  return text;
-}
-
-/**
  * Appends `"<i>":<JSON>` for every read path below `node` that holds a value. Members are read as the
  * engine reads them: own members of objects only (a string never indexes an array or a scalar), those JSON
  * leaves out (undefined, functions, symbols) absent — and an absent path has no member at all, so it
@@ -333,15 +260,10 @@ function project(node: unknown, steps: readonly Step[], out: string): string {
     const v = o[st.seg];
     if (v === undefined || typeof v === "function" || typeof v === "symbol") continue;
     if (st.head === undefined) {
-      if (memoizable(v)) {
-        const items = childItems(v, st);
-        if (items !== "") out += out.length === 1 ? items : "," + items;
-      } else {
-        out = project(v, st.children, out);
-      }
+      out = project(v, st.children, out);
       continue;
     }
-    const text = st.noise === Noise.None && memoizable(v) ? frozenLeafText(v, st) : leafText(v, st.noise);
+    const text = leafText(v, st.noise);
     if (text !== undefined) out += out.length === 1 ? st.head + text : "," + st.head + text;
   }
   return out;
