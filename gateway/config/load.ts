@@ -67,6 +67,17 @@ export const DEFAULTS = {
 /** Asymmetric JWS algorithms only (lib/jws_algorithms.ts). */
 export const ALLOWED_ALGORITHMS: readonly string[] = ASYMMETRIC_JWS_ALGORITHMS;
 
+/** The keys of an RFC 9068 access-token verifier, shared by `bearer` and `dpop` (accessToken()). */
+const ACCESS_TOKEN_KEYS = [
+  "issuer",
+  "audience",
+  "jwks_uri",
+  "jwks_file",
+  "algorithms",
+  "clock_skew_s",
+  "max_token_bytes",
+];
+
 const AUTHENTICATOR_KINDS = [
   "bearer",
   "dpop",
@@ -843,15 +854,7 @@ class Validator {
       const p = [...path, kind];
       switch (kind) {
         case "bearer": {
-          const b = this.obj(o.bearer, p, [
-            "issuer",
-            "audience",
-            "jwks_uri",
-            "jwks_file",
-            "algorithms",
-            "clock_skew_s",
-            "max_token_bytes",
-          ]);
+          const b = this.obj(o.bearer, p, ACCESS_TOKEN_KEYS);
           if (!b) break;
           const token = this.accessToken(b, p);
           if (token) out.bearer = token;
@@ -859,13 +862,7 @@ class Validator {
         }
         case "dpop": {
           const b = this.obj(o.dpop, p, [
-            "issuer",
-            "audience",
-            "jwks_uri",
-            "jwks_file",
-            "algorithms",
-            "clock_skew_s",
-            "max_token_bytes",
+            ...ACCESS_TOKEN_KEYS,
             "proof_algorithms",
             "proof_max_age_s",
             "external_origins",

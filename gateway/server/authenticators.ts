@@ -20,6 +20,19 @@ export const JWT_ASSERTION_HEADER = "x-jwt-assertion";
 
 type Kind = keyof Authenticators;
 
+/** The access-token verifier settings `bearer` and `dpop` share (config accessToken()). */
+function accessTokenSettings(c: NonNullable<Authenticators["bearer"]>) {
+  return {
+    issuer: c.issuer,
+    audience: c.audience,
+    jwks_file: c.jwks_file,
+    jwks_uri: c.jwks_uri,
+    algorithms: c.algorithms,
+    clock_skew_s: c.clock_skew_s,
+    max_token_bytes: c.max_token_bytes,
+  };
+}
+
 const builders: {
   [K in Kind]-?: (
     cfg: NonNullable<Authenticators[K]>,
@@ -29,25 +42,13 @@ const builders: {
 } = {
   bearer: (c, all) =>
     new BearerAuthenticator({
-      issuer: c.issuer,
-      audience: c.audience,
-      jwks_file: c.jwks_file,
-      jwks_uri: c.jwks_uri,
-      algorithms: c.algorithms,
-      clock_skew_s: c.clock_skew_s,
-      max_token_bytes: c.max_token_bytes,
+      ...accessTokenSettings(c),
       // An opaque token is introspection's to judge when it is configured; otherwise it is invalid here.
       opaque_tokens: all.introspection ? "skip" : "reject",
     }),
   dpop: (c, _all, segment) =>
     new DpopAuthenticator({
-      issuer: c.issuer,
-      audience: c.audience,
-      jwks_file: c.jwks_file,
-      jwks_uri: c.jwks_uri,
-      algorithms: c.algorithms,
-      clock_skew_s: c.clock_skew_s,
-      max_token_bytes: c.max_token_bytes,
+      ...accessTokenSettings(c),
       proof_algorithms: c.proof_algorithms,
       proof_max_age_s: c.proof_max_age_s,
       replay_cache_max_entries: c.replay_cache_max_entries,
