@@ -1,7 +1,7 @@
 // What every YAML config loader of Portcullis shares (gateway, PDP, reference verifier, decision logs):
 // key paths as users write them, how a wrong value is described, spelling hints for unknown keys, and
 // the line/column a problem is reported at. The checks themselves stay with each loader.
-import { isNode, type Document, type LineCounter } from "yaml";
+import { isNode, LineCounter, parseDocument, type Document } from "yaml";
 
 export type ConfigPath = (string | number)[];
 
@@ -50,4 +50,87 @@ export function positionOf(
     if (isNode(node) && node.range) return lc.linePos(node.range[0]);
   }
   return undefined;
+}
+
+/** One problem in a config file. `path` is like `segments[0].tls.client_auth` ("" for the whole file). */
+export interface ConfigIssue {
+  file: string;
+  path: string;
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+/** A parsed config document: its plain value, and the document and line counter that locate keys. */
+export interface ParsedYaml {
+  value: unknown;
+  doc: Document.Parsed;
+  lc: LineCounter;
+}
+
+/**
+ * Parses config text read from `file` (absolute): every YAML syntax error with its line, or the value.
+ * A repeated key is an error (not "last one wins"), and a low alias budget defuses "billion laughs".
+ */
+export function parseYamlConfig(text: string, file: string): ParsedYaml | ConfigIssue[] {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    return doc.errors.map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      return { file, path: "", message: e.message.split("\n")[0]!, line: p.line, col: p.col };
+    });
+  }
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }), doc, lc };
+  } catch (e) {
+    return [{ file, path: "", message: (e as Error).message }];
+  }
+}
+
+/** The issue of a config file that cannot be read. */
+export function unreadable(file: string, e: unknown): ConfigIssue {
+  return { file, path: "", message: `cannot read: ${(e as Error).message}` };
+}
+
+/**
+ * What every config validator does the same way: collect issues located at their key's line, and
+ * refuse unknown keys with a spelling hint. The checks of each config extend it.
+ */
+export class YamlValidator {
+  readonly issues: ConfigIssue[] = [];
+
+  constructor(
+    protected readonly configFile: string,
+    /** Absent for a config that did not come from a file (flags): issues then have no line. */
+    private readonly yaml: { doc: Document.Parsed; lc: LineCounter } | undefined,
+  ) {}
+
+  err(path: ConfigPath, message: string): void {
+    const issue: ConfigIssue = { file: this.configFile, path: formatPath(path), message };
+    const at = this.yaml && positionOf(this.yaml.doc, this.yaml.lc, path);
+    if (at) {
+      issue.line = at.line;
+      issue.col = at.col;
+    }
+    this.issues.push(issue);
+  }
+
+  /** A mapping with only `keys`; each unknown key is an error (with a spelling hint). */
+  obj(val: unknown, path: ConfigPath, keys: readonly string[]): Record<string, unknown> | undefined {
+    if (typeof val !== "object" || val === null || Array.isArray(val)) {
+      this.err(path, `must be a mapping, got ${describeValue(val)}`);
+      return undefined;
+    }
+    const o = val as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (keys.includes(k)) continue;
+      const near = nearestKey(k, keys);
+      this.err(
+        [...path, k],
+        `unknown key${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${keys.join(", ")}`,
+      );
+    }
+    return o;
+  }
 }

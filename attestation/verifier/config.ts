@@ -3,13 +3,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument, type Document } from "yaml";
 import { resolveProfile, VERAISON_PROFILE } from "../ear/profiles.js";
 import type { VerifierId } from "../ear/types.js";
 import { loadPrivateKey, loadPublicKey, type LoadedPrivateKey, type LoadedPublicKey } from "../keys.js";
 import type { ReferenceValues } from "./appraise.js";
 import { DIGEST, EVIDENCE_MEDIA_TYPE, type RuntimeValue } from "./evidence.js";
-import { describeValue as describe, formatPath, positionOf } from "../../lib/yaml_config.js";
+import {
+  describeValue as describe,
+  parseYamlConfig,
+  unreadable,
+  YamlValidator,
+  type ConfigIssue,
+  type ParsedYaml,
+} from "../../lib/yaml_config.js";
 
 export interface AttesterConfig {
   name: string;
@@ -50,13 +56,7 @@ export const VERIFIER_DEFAULTS = {
   clock_skew_s: 30,
 } as const;
 
-export interface ConfigIssue {
-  file: string;
-  path: string;
-  message: string;
-  line?: number;
-  col?: number;
-}
+export type { ConfigIssue };
 
 export class VerifierConfigError extends Error {
   override name = "VerifierConfigError";
@@ -77,31 +77,17 @@ export function loadVerifierConfig(file: string): VerifierConfig {
   try {
     text = readFileSync(abs, "utf8");
   } catch (e) {
-    throw new VerifierConfigError([{ file: abs, path: "", message: `cannot read: ${(e as Error).message}` }]);
+    throw new VerifierConfigError([unreadable(abs, e)]);
   }
   return parseVerifierConfig(text, abs);
 }
 
 export function parseVerifierConfig(text: string, file: string): VerifierConfig {
   const abs = resolve(file);
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new VerifierConfigError(
-      doc.errors.map((e) => {
-        const p = lc.linePos(e.pos[0]);
-        return { file: abs, path: "", message: e.message.split("\n")[0]!, line: p.line, col: p.col };
-      }),
-    );
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new VerifierConfigError([{ file: abs, path: "", message: (e as Error).message }]);
-  }
-  const v = new Validator(abs, dirname(abs), doc, lc);
-  const config = v.config(value);
+  const parsed = parseYamlConfig(text, abs);
+  if (Array.isArray(parsed)) throw new VerifierConfigError(parsed);
+  const v = new Validator(abs, dirname(abs), parsed);
+  const config = v.config(parsed.value);
   if (v.issues.length > 0 || !config) throw new VerifierConfigError(v.issues);
   return { ...config, file: abs };
 }
@@ -131,35 +117,13 @@ export function parseListen(s: string): { host: string; port: number } | undefin
   return { host, port };
 }
 
-class Validator {
-  issues: ConfigIssue[] = [];
-
+class Validator extends YamlValidator {
   constructor(
-    private readonly source: string,
+    source: string,
     private readonly dir: string,
-    private readonly doc: Document.Parsed,
-    private readonly lc: LineCounter,
-  ) {}
-
-  err(path: Path, message: string): void {
-    const issue: ConfigIssue = { file: this.source, path: formatPath(path), message };
-    const at = positionOf(this.doc, this.lc, path);
-    if (at) {
-      issue.line = at.line;
-      issue.col = at.col;
-    }
-    this.issues.push(issue);
-  }
-
-  obj(val: unknown, path: Path, keys: readonly string[]): Obj | undefined {
-    if (typeof val !== "object" || val === null || Array.isArray(val)) {
-      this.err(path, `must be a mapping, got ${describe(val)}`);
-      return undefined;
-    }
-    for (const k of Object.keys(val)) {
-      if (!keys.includes(k)) this.err([...path, k], `unknown key; allowed: ${keys.join(", ")}`);
-    }
-    return val as Obj;
+    yaml: ParsedYaml,
+  ) {
+    super(source, yaml);
   }
 
   str(o: Obj, key: string, path: Path, required = false): string | undefined {

@@ -8,7 +8,7 @@ import { ASYMMETRIC_JWS_ALGORITHMS } from "../../lib/jws_algorithms.js";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { parseDecisionLogConfig } from "../../pdp/decision_log/index.js";
 import { resolveProfile } from "../../attestation/ear/profiles.js";
 import { EAR_ALGORITHMS, EAR_DEFAULTS } from "../../attestation/ear/verify.js";
@@ -33,7 +33,14 @@ import type {
   TranslationRule,
 } from "./types.js";
 import { isLoopbackHost } from "../../lib/loopback.js";
-import { describeValue as describe, formatPath, nearestKey, positionOf } from "../../lib/yaml_config.js";
+import {
+  describeValue as describe,
+  formatPath,
+  parseYamlConfig,
+  unreadable,
+  YamlValidator,
+  type ParsedYaml,
+} from "../../lib/yaml_config.js";
 
 export const DEFAULTS = {
   entrypoint: "portcullis/authz/decision",
@@ -117,7 +124,7 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   try {
     text = readFileSync(abs, "utf8");
   } catch (e) {
-    throw new ConfigError([{ file: abs, path: "", message: `cannot read: ${(e as Error).message}` }]);
+    throw new ConfigError([unreadable(abs, e)]);
   }
   return parseConfig(text, abs, options);
 }
@@ -125,26 +132,10 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
 /** Validates config text as if read from `file` (relative paths resolve against its directory). */
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
   const abs = resolve(file);
-  const lineCounter = new LineCounter();
-  // uniqueKeys: a repeated key must be an error, not "last one wins".
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const p = lineCounter.linePos(e.pos[0]);
-        return { file: abs, path: "", message: e.message.split("\n")[0]!, line: p.line, col: p.col };
-      }),
-    );
-  }
-  let value: unknown;
-  try {
-    // A low alias budget defuses "billion laughs" documents.
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new ConfigError([{ file: abs, path: "", message: (e as Error).message }]);
-  }
-  const v = new Validator(abs, doc, lineCounter, options.checkFiles ?? true);
-  const config = v.config(value);
+  const parsed = parseYamlConfig(text, abs);
+  if (Array.isArray(parsed)) throw new ConfigError(parsed);
+  const v = new Validator(abs, parsed, options.checkFiles ?? true);
+  const config = v.config(parsed.value);
   if (v.issues.length > 0 || !config) throw new ConfigError(v.issues);
   return config;
 }
@@ -166,45 +157,16 @@ const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]
 // Plain segments only (no `.`/`..`): the path is compared with the normalised request path.
 const NONCE_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
 
-class Validator {
-  issues: ConfigIssue[] = [];
+class Validator extends YamlValidator {
   private readonly dir: string;
 
   constructor(
-    private readonly file: string,
-    private readonly doc: Document.Parsed,
-    private readonly lc: LineCounter,
+    file: string,
+    yaml: ParsedYaml,
     private readonly checkFiles: boolean,
   ) {
+    super(file, yaml);
     this.dir = dirname(file);
-  }
-
-  err(path: Path, message: string): void {
-    const issue: ConfigIssue = { file: this.file, path: formatPath(path), message };
-    const at = positionOf(this.doc, this.lc, path);
-    if (at) {
-      issue.line = at.line;
-      issue.col = at.col;
-    }
-    this.issues.push(issue);
-  }
-
-  /** A mapping with only `keys`; each unknown key is an error (with a spelling hint). */
-  obj(val: unknown, path: Path, keys: readonly string[]): Obj | undefined {
-    if (typeof val !== "object" || val === null || Array.isArray(val)) {
-      this.err(path, `must be a mapping, got ${describe(val)}`);
-      return undefined;
-    }
-    const o = val as Obj;
-    for (const k of Object.keys(o)) {
-      if (keys.includes(k)) continue;
-      const near = nearestKey(k, keys);
-      this.err(
-        [...path, k],
-        `unknown key${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${keys.join(", ")}`,
-      );
-    }
-    return o;
   }
 
   private present(o: Obj, key: string, path: Path, required: boolean): boolean {
@@ -404,7 +366,7 @@ class Validator {
           });
     this.attestationStores(segments, indices, cache);
     if (!pdp || this.issues.length > 0) return undefined;
-    return { file: this.file, pdp, cache, segments, ...(decision_logs ? { decision_logs } : {}) };
+    return { file: this.configFile, pdp, cache, segments, ...(decision_logs ? { decision_logs } : {}) };
   }
 
   /**

@@ -254,11 +254,5 @@ export interface CallerTypeRule {
   delegated?: boolean;
 }
 
-/** One problem in a config file. `path` is like `segments[0].tls.client_auth` ("" for the whole file). */
-export interface ConfigIssue {
-  file: string;
-  path: string;
-  message: string;
-  line?: number;
-  col?: number;
-}
+/** One problem in a config file (lib/yaml_config.ts). */
+export type { ConfigIssue } from "../../lib/yaml_config.js";

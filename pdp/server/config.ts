@@ -6,12 +6,18 @@ import { ASYMMETRIC_JWS_ALGORITHMS } from "../../lib/jws_algorithms.js";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument, type Document } from "yaml";
 import { validateBundles, type BundleConfig } from "../bundle/config.js";
 import { ENGINE_CHOICES, type EngineChoice } from "../engine/types.js";
 import { parseDecisionLogConfig, type DecisionLogConfig } from "../decision_log/index.js";
 import { isLoopbackHost } from "../../lib/loopback.js";
-import { describeValue as describe, formatPath, nearestKey, positionOf } from "../../lib/yaml_config.js";
+import {
+  describeValue as describe,
+  parseYamlConfig,
+  unreadable,
+  YamlValidator,
+  type ConfigIssue,
+  type ParsedYaml,
+} from "../../lib/yaml_config.js";
 
 export type ClientAuthConfig =
   | { type: "none" }
@@ -62,13 +68,7 @@ export interface PdpConfig {
   cache?: { ttl_s: number; max_entries: number };
 }
 
-export interface ConfigIssue {
-  file: string;
-  path: string;
-  message: string;
-  line?: number;
-  col?: number;
-}
+export type { ConfigIssue };
 
 export const PDP_DEFAULTS = {
   listen: "127.0.0.1:8181",
@@ -107,7 +107,7 @@ export function loadPdpConfig(file: string): PdpConfig {
   try {
     text = readFileSync(abs, "utf8");
   } catch (e) {
-    throw new PdpConfigError([{ file: abs, path: "", message: `cannot read: ${(e as Error).message}` }]);
+    throw new PdpConfigError([unreadable(abs, e)]);
   }
   return parsePdpConfig(text, abs);
 }
@@ -115,26 +115,10 @@ export function loadPdpConfig(file: string): PdpConfig {
 /** Validates config text as if read from `file` (relative paths resolve against its directory). */
 export function parsePdpConfig(text: string, file: string): PdpConfig {
   const abs = resolve(file);
-  const lc = new LineCounter();
-  // uniqueKeys: a repeated key is an error, not "last one wins".
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new PdpConfigError(
-      doc.errors.map((e) => {
-        const p = lc.linePos(e.pos[0]);
-        return { file: abs, path: "", message: e.message.split("\n")[0]!, line: p.line, col: p.col };
-      }),
-    );
-  }
-  let value: unknown;
-  try {
-    // A low alias budget defuses "billion laughs" documents.
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new PdpConfigError([{ file: abs, path: "", message: (e as Error).message }]);
-  }
-  const v = new Validator(abs, dirname(abs), { doc, lc });
-  const config = v.config(value, true);
+  const parsed = parseYamlConfig(text, abs);
+  if (Array.isArray(parsed)) throw new PdpConfigError(parsed);
+  const v = new Validator(abs, dirname(abs), parsed);
+  const config = v.config(parsed.value, true);
   if (v.issues.length > 0 || !config) throw new PdpConfigError(v.issues);
   return { ...config, file: abs };
 }
@@ -169,40 +153,13 @@ const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(?:\/[A-Za-z_][A-Za-z0-9_]*)*$/;
 
-class Validator {
-  issues: ConfigIssue[] = [];
-
+class Validator extends YamlValidator {
   constructor(
-    private readonly source: string,
+    source: string,
     private readonly dir: string,
-    private readonly yaml: { doc: Document.Parsed; lc: LineCounter } | undefined,
-  ) {}
-
-  err(path: Path, message: string): void {
-    const issue: ConfigIssue = { file: this.source, path: formatPath(path), message };
-    const at = this.yaml && positionOf(this.yaml.doc, this.yaml.lc, path);
-    if (at) {
-      issue.line = at.line;
-      issue.col = at.col;
-    }
-    this.issues.push(issue);
-  }
-
-  obj(val: unknown, path: Path, keys: readonly string[]): Obj | undefined {
-    if (typeof val !== "object" || val === null || Array.isArray(val)) {
-      this.err(path, `must be a mapping, got ${describe(val)}`);
-      return undefined;
-    }
-    const o = val as Obj;
-    for (const k of Object.keys(o)) {
-      if (keys.includes(k)) continue;
-      const near = nearestKey(k, keys);
-      this.err(
-        [...path, k],
-        `unknown key${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${keys.join(", ")}`,
-      );
-    }
-    return o;
+    yaml: ParsedYaml | undefined,
+  ) {
+    super(source, yaml);
   }
 
   has(o: Obj, key: string, path: Path, required: boolean): boolean {
