@@ -1,6 +1,6 @@
 // RFC 9068 JWT access tokens in `Authorization: Bearer`, verified locally against the AS's JWKS.
 import { authorizationCredential } from "./headers.js";
-import { JwksSource } from "./jwks.js";
+import { jwksFromConfig, type JwksSource } from "./jwks.js";
 import {
   checkAlgorithms,
   DEFAULT_ALGORITHMS,
@@ -80,14 +80,7 @@ export class BearerAuthenticator implements Authenticator {
     this.requiredClaims = [...new Set(["exp", ...(cfg.required_claims ?? RFC9068_CLAIMS)])];
     this.skew = Math.min(Math.max(cfg.clock_skew_s ?? 30, 0), MAX_SKEW_S);
     this.cache = new TtlCache(cfg.cache_max_entries ?? 10_000);
-    this.jwks = new JwksSource({
-      jwks_file: cfg.jwks_file,
-      jwks_uri: cfg.jwks_uri,
-      max_age_s: cfg.jwks_max_age_s,
-      refetch_cooldown_s: cfg.jwks_refetch_cooldown_s,
-      timeout_ms: cfg.jwks_timeout_ms,
-      now: this.now,
-    });
+    this.jwks = jwksFromConfig(cfg, this.now);
   }
 
   async authenticate(facts: RequestFacts): Promise<AuthnResult> {

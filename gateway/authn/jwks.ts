@@ -23,6 +23,27 @@ export interface JwksOptions {
   now?: () => number;
 }
 
+/** How an authenticator's own config names its issuer's keys (`bearer`, `session`). */
+export interface JwksKeyConfig {
+  jwks_file?: string;
+  jwks_uri?: string;
+  jwks_max_age_s?: number;
+  jwks_refetch_cooldown_s?: number;
+  jwks_timeout_ms?: number;
+}
+
+/** The key source an authenticator's `jwks_*` settings describe. */
+export function jwksFromConfig(cfg: JwksKeyConfig, now: () => number): JwksSource {
+  return new JwksSource({
+    jwks_file: cfg.jwks_file,
+    jwks_uri: cfg.jwks_uri,
+    max_age_s: cfg.jwks_max_age_s,
+    refetch_cooldown_s: cfg.jwks_refetch_cooldown_s,
+    timeout_ms: cfg.jwks_timeout_ms,
+    now,
+  });
+}
+
 const MAX_JWKS_BYTES = 512 * 1024;
 
 type LocalSet = ReturnType<typeof createLocalJWKSet>;

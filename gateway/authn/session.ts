@@ -5,7 +5,7 @@
 // A cookie is sent by the browser on its own, so two things matter beyond the signature: which cookie
 // counts (exactly one of our name, or the request is ambiguous → 400) and who made the browser send it
 // (a state-changing cross-site request is refused, the CSRF defence a bearer header does not need).
-import { JwksSource } from "./jwks.js";
+import { jwksFromConfig, type JwksSource } from "./jwks.js";
 import {
   checkAlgorithms,
   DEFAULT_ALGORITHMS,
@@ -138,14 +138,7 @@ export class SessionAuthenticator implements Authenticator {
     this.algorithms = checkAlgorithms(cfg.algorithms ?? DEFAULT_ALGORITHMS);
     this.skew = Math.min(Math.max(cfg.clock_skew_s ?? 30, 0), MAX_SKEW_S);
     this.cache = new TtlCache(cfg.cache_max_entries ?? 10_000);
-    this.jwks = new JwksSource({
-      jwks_file: cfg.jwks_file,
-      jwks_uri: cfg.jwks_uri,
-      max_age_s: cfg.jwks_max_age_s,
-      refetch_cooldown_s: cfg.jwks_refetch_cooldown_s,
-      timeout_ms: cfg.jwks_timeout_ms,
-      now: this.now,
-    });
+    this.jwks = jwksFromConfig(cfg, this.now);
   }
 
   async authenticate(facts: RequestFacts): Promise<AuthnResult> {
