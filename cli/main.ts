@@ -1,17 +1,5 @@
 // The `portcullis` command line: dispatches to one file per command.
-import { runAttest } from "./attest.js";
-import { runCerts } from "./certs.js";
-import { runBuild } from "./build.js";
-import { runCheck } from "./check.js";
-import { runConformance } from "./conformance.js";
-import { runDemo } from "./demo.js";
-import { runEval } from "./eval.js";
-import { runHashSecret } from "./hash_secret.js";
 import { processIO, UsageError, type ExitCode, type IO } from "./io.js";
-import { runPdp } from "./pdp.js";
-import { runServe } from "./serve.js";
-import { runTestCommand } from "./test.js";
-import { runVerifier } from "./verifier.js";
 
 export const usage = `Usage: portcullis <command> [options]
 
@@ -34,19 +22,21 @@ Run \`portcullis <command> --help\` for a command's options.
 
 type Command = (argv: string[], io: IO) => Promise<ExitCode>;
 
-const commands: Record<string, Command> = {
-  eval: runEval,
-  test: runTestCommand,
-  check: runCheck,
-  build: runBuild,
-  conformance: runConformance,
-  demo: runDemo,
-  certs: runCerts,
-  serve: runServe,
-  pdp: runPdp,
-  "hash-secret": runHashSecret,
-  verifier: runVerifier,
-  attest: runAttest,
+// Loaded on use: `serve` should not carry the dev PKI, the PDP server or the verifier in its heap (a long-lived
+// proxy pays for every live object at each garbage collection), and every command starts faster.
+const commands: Record<string, () => Promise<Command>> = {
+  eval: async () => (await import("./eval.js")).runEval,
+  test: async () => (await import("./test.js")).runTestCommand,
+  check: async () => (await import("./check.js")).runCheck,
+  build: async () => (await import("./build.js")).runBuild,
+  conformance: async () => (await import("./conformance.js")).runConformance,
+  demo: async () => (await import("./demo.js")).runDemo,
+  certs: async () => (await import("./certs.js")).runCerts,
+  serve: async () => (await import("./serve.js")).runServe,
+  pdp: async () => (await import("./pdp.js")).runPdp,
+  "hash-secret": async () => (await import("./hash_secret.js")).runHashSecret,
+  verifier: async () => (await import("./verifier.js")).runVerifier,
+  attest: async () => (await import("./attest.js")).runAttest,
 };
 
 /** Runs the CLI with argv (without node and script) and returns the exit code. */
@@ -64,13 +54,15 @@ export async function main(argv: string[], io: IO = processIO): Promise<ExitCode
     io.out(`portcullis ${pkg.version}\n`);
     return 0;
   }
-  const command = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined;
-  if (!command) {
+  const load = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined;
+  if (!load) {
     io.err(`portcullis: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
   try {
-    return await command(rest, io);
+    return await (
+      await load()
+    )(rest, io);
   } catch (e) {
     // parseArgs reports unknown or malformed options as TypeErrors with an ERR_PARSE_ARGS_* code.
     const code = (e as NodeJS.ErrnoException).code;

@@ -19,7 +19,7 @@ import { bodyLimitPlugin } from "../http/body_limit.js";
 import { errorResponse } from "../http/errors.js";
 import { forwardedHeaders, policyHeaders, sanitizeRequestHeaders } from "../http/headers.js";
 import { checkRequestHead, resolveLimits } from "../http/limits.js";
-import { normalizePath } from "../http/path.js";
+import { normalizePath, type NormalizedTarget } from "../http/path.js";
 import { requestSpan } from "../telemetry/index.js";
 import {
   basicChallenge,
@@ -31,8 +31,10 @@ import {
 import { requestedBy, type DecisionHook } from "../../pdp/decision_log/index.js";
 import { decisionCacheOf, GatewayAttestation } from "./attestation.js";
 import { segmentCredentialHeaders } from "./credential_headers.js";
+import type { DecisionKeyMemo } from "../../pdp/cache/index.js";
 import { decisionContext, enforce, type EnforceOptions, type Pdp } from "./enforce.js";
 import { buildInput, callerType, type Caller } from "./input.js";
+import { RepeatMemo } from "./repeat.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
 import { compileTranslation } from "./translate.js";
 import { proxyUpgrade, upgradeOf } from "./upgrade.js";
@@ -57,13 +59,6 @@ function send(res: Response, status: number, headers: Record<string, string>, bo
   res.status(status).set(headers).send(body);
 }
 
-/**
- * The normalised upstream target of a request the gate allowed, set on the request itself (a symbol no
- * client input can reach): cheaper per request than a WeakMap entry, and absent on every other request.
- */
-const ALLOWED_TARGET = Symbol("portcullis.allowedTarget");
-type Gated = IncomingMessage & { [ALLOWED_TARGET]?: string };
-
 /** What the gate derives from one authentication outcome without the request (see `derivedFor`). */
 interface Derived {
   peer: VerifiedPeer | undefined;
@@ -73,6 +68,30 @@ interface Derived {
   enforceOptions: EnforceOptions;
   /** The verified identity headers for the upstream (frozen: copied into each request's own map). */
   identityHeaders: Readonly<Record<string, string>>;
+}
+
+type Authenticated = Extract<CombinedResult, { ok: true }>;
+
+/** What an allowed request's head yielded, for the connection's next request with the same head (repeat.ts). */
+interface Prepared {
+  target: NormalizedTarget;
+  peer: VerifiedPeer | undefined;
+  facts: RequestFacts;
+  /** The (frozen) outcome those facts authenticated to; the rest holds only while they still give it. */
+  authn: Authenticated;
+  derived: Derived;
+  input: Record<string, unknown>;
+  keyMemo: DecisionKeyMemo;
+  /** The policy headers the upstream headers were built with: a different decision rebuilds them. */
+  policyHeaders: Readonly<Record<string, string>>;
+  /** The upstream headers, never handed to a request itself: each repeat gets its own copy. */
+  outbound: Readonly<Record<string, string | string[]>>;
+}
+
+/** The repeated request's input: the same document, with this request's time. */
+function inputAgain(input: Record<string, unknown>): Record<string, unknown> {
+  const request = input.request as Record<string, unknown>;
+  return { ...input, request: { ...request, time_ns: Date.now() * 1_000_000 } };
 }
 
 /**
@@ -135,7 +154,7 @@ export function createSegmentApp(o: AppOptions): Express {
    * connection reusing its token), so they are computed once per outcome, not per request.
    */
   const derived = new WeakMap<CombinedResult, Derived>();
-  function derivedFor(authn: Extract<CombinedResult, { ok: true }>, peer: VerifiedPeer | undefined): Derived {
+  function derivedFor(authn: Authenticated, peer: VerifiedPeer | undefined): Derived {
     const known = derived.get(authn);
     if (known !== undefined && known.peer === peer) return known;
     const caller = callerType(segment.caller_types, peer, authn);
@@ -153,6 +172,16 @@ export function createSegmentApp(o: AppOptions): Express {
     return d;
   }
 
+  /** The connection's verified peer, undefined without one (what the request path below records as `peer`). */
+  function currentPeer(socket: TLSSocket): VerifiedPeer | undefined {
+    if (segment.tls.client_auth === "none") return undefined;
+    const p = peerFromSocket(socket);
+    return typeof p === "string" ? undefined : p;
+  }
+
+  // An attestation result is appraised per request (its age, a nonce, the evidence headers): no reuse there.
+  const repeats = attestation ? undefined : new RepeatMemo<Prepared>();
+
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -168,63 +197,73 @@ export function createSegmentApp(o: AppOptions): Express {
     try {
       // Undefined unless tracing is on (gateway/telemetry); the span ends by itself when `res` closes.
       const span = requestSpan(req, res, segment.name);
-      let target;
-      try {
-        checkRequestHead(req, limits);
-        target = normalizePath(req.url);
-      } catch (e) {
-        const r = errorResponse(e);
-        span?.deny("request", r.body);
-        send(res, r.status, r.headers, r.body);
-        return;
-      }
-      span?.record({ path: target.path });
-      if (target.path === METADATA_PATH && (req.method === "GET" || req.method === "HEAD")) {
-        // RFC 9728 §3: public by design, so clients can discover how to get a token before they have one.
-        res.status(200).json({
-          resource: origin,
-          authorization_servers: issuers,
-          bearer_methods_supported: ["header"],
-          resource_name: segment.name,
-          ...(segment.authenticators.dpop
-            ? { dpop_signing_alg_values_supported: segment.authenticators.dpop.proof_algorithms }
-            : {}),
-        });
-        return;
-      }
-
       const socket = req.socket as TLSSocket;
+      // The same head as the connection's previous allowed request, on a connection whose peer still holds:
+      // its hygiene, path and authentication facts stand (repeat.ts).
+      const prev = repeats?.lookup(socket, req);
+      let target: NormalizedTarget;
       let peer: VerifiedPeer | undefined;
-      if (segment.tls.client_auth !== "none") {
-        const p = peerFromSocket(socket);
-        if (typeof p === "string") {
-          // `require` refused non-SVIDs in the handshake; what is left expired or lost its anchor since.
-          if (segment.tls.client_auth === "require") {
-            log({ segment: segment.name, event: "peer_rejected", reason: p });
-            span?.deny("peer", undefined, p);
-            socket.destroy();
-            return;
-          }
-        } else {
-          peer = p;
-          span?.record({ peerSpiffeId: p.facts.spiffeId });
+      let facts: RequestFacts;
+      if (prev !== undefined && currentPeer(socket) === prev.peer) {
+        ({ target, peer, facts } = prev);
+        span?.record({ path: target.path });
+        if (peer) span?.record({ peerSpiffeId: peer.facts.spiffeId });
+      } else {
+        try {
+          checkRequestHead(req, limits);
+          target = normalizePath(req.url);
+        } catch (e) {
+          const r = errorResponse(e);
+          span?.deny("request", r.body);
+          send(res, r.status, r.headers, r.body);
+          return;
         }
-      }
+        span?.record({ path: target.path });
+        if (target.path === METADATA_PATH && (req.method === "GET" || req.method === "HEAD")) {
+          // RFC 9728 §3: public by design, so clients can discover how to get a token before they have one.
+          res.status(200).json({
+            resource: origin,
+            authorization_servers: issuers,
+            bearer_methods_supported: ["header"],
+            resource_name: segment.name,
+            ...(segment.authenticators.dpop
+              ? { dpop_signing_alg_values_supported: segment.authenticators.dpop.proof_algorithms }
+              : {}),
+          });
+          return;
+        }
 
-      if (attestation && target.path === attestation.noncePath) {
-        // Authenticated by the mTLS peer alone: an agent fetches a nonce before it can show anything else.
-        const r = await attestation.nonce(req.method, peer);
-        if (r.status !== 200) span?.deny("request", undefined, `attestation nonce: ${r.status}`);
-        send(res, r.status, r.headers, r.body);
-        return;
-      }
+        if (segment.tls.client_auth !== "none") {
+          const p = peerFromSocket(socket);
+          if (typeof p === "string") {
+            // `require` refused non-SVIDs in the handshake; what is left expired or lost its anchor since.
+            if (segment.tls.client_auth === "require") {
+              log({ segment: segment.name, event: "peer_rejected", reason: p });
+              span?.deny("peer", undefined, p);
+              socket.destroy();
+              return;
+            }
+          } else {
+            peer = p;
+            span?.record({ peerSpiffeId: p.facts.spiffeId });
+          }
+        }
 
-      const facts: RequestFacts = {
-        method: req.method,
-        path: target.path,
-        headers: req.headersDistinct,
-        peer: peer?.facts,
-      };
+        if (attestation && target.path === attestation.noncePath) {
+          // Authenticated by the mTLS peer alone: an agent fetches a nonce before it can show anything else.
+          const r = await attestation.nonce(req.method, peer);
+          if (r.status !== 200) span?.deny("request", undefined, `attestation nonce: ${r.status}`);
+          send(res, r.status, r.headers, r.body);
+          return;
+        }
+
+        facts = {
+          method: req.method,
+          path: target.path,
+          headers: req.headersDistinct,
+          peer: peer?.facts,
+        };
+      }
       // A repeat request (cached token, mTLS) is answered without a promise per authenticator.
       const authn = combiner.authenticateSync(facts) ?? (await combiner.authenticate(facts));
       if (!authn.ok) {
@@ -253,26 +292,32 @@ export function createSegmentApp(o: AppOptions): Express {
         return;
       }
 
-      const d = derivedFor(authn, peer);
+      // The previous request's derivations hold as long as its facts still authenticate to the same outcome.
+      const again = prev !== undefined && prev.facts === facts && prev.authn === authn ? prev : undefined;
+      const d = again?.derived ?? derivedFor(authn, peer);
       const caller = d.caller;
       span?.record({ authnMethods: authn.methods, callerType: caller.type });
       // After authentication, because a result counts only when bound to the identity this request proved.
       const attested = attestation ? await attestation.appraise(req.headersDistinct, peer, authn) : undefined;
       const upgrade = upgradeOf(req);
-      const input = buildInput({
-        segment: segment.name,
-        method: req.method,
-        upgrade,
-        host: req.headers.host,
-        headers: policyHeaders(req.headersDistinct, policyHeaderOptions),
-        target,
-        remoteAddr: socket.remoteAddress ?? "",
-        peer,
-        authn,
-        caller,
-        localId: d.localId,
-        ...(attested ? { attestation: attested } : {}),
-      });
+      const input =
+        again !== undefined
+          ? inputAgain(again.input)
+          : buildInput({
+              segment: segment.name,
+              method: req.method,
+              upgrade,
+              host: req.headers.host,
+              headers: policyHeaders(req.headersDistinct, policyHeaderOptions),
+              target,
+              remoteAddr: socket.remoteAddress ?? "",
+              peer,
+              authn,
+              caller,
+              localId: d.localId,
+              ...(attested ? { attestation: attested } : {}),
+            });
+      const keyMemo: DecisionKeyMemo | undefined = again?.keyMemo ?? (repeats ? {} : undefined);
       // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
       const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
       const decided = enforce(
@@ -281,6 +326,7 @@ export function createSegmentApp(o: AppOptions): Express {
         attested
           ? { realm, resourceMetadata, context: decisionContext(authn, peer, attested) }
           : d.enforceOptions,
+        keyMemo,
       );
       // An in-process policy or a cache hit answers synchronously: no microtask hop for those.
       const verdict = decided instanceof Promise ? await decided : decided;
@@ -307,30 +353,49 @@ export function createSegmentApp(o: AppOptions): Express {
         return;
       }
 
-      let outbound;
-      try {
-        // Filled into the fresh sanitized map in order, later wins (half the cost of spreading into a new one).
-        outbound = Object.assign(
-          // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
-          stripBasicCredentials(
-            segment,
-            sanitizeRequestHeaders(req.headers, upgrade !== undefined ? keepWebSocket : plainRequest),
-          ),
-          forwardingFor(socket, req.headers.host, segment.port),
-          verdict.headers,
-          // Last, so neither the client nor a policy header can replace the verified identity.
-          d.identityHeaders,
-        );
-      } catch (e) {
-        const r = errorResponse(e);
-        span?.deny("request", r.body);
-        send(res, r.status, r.headers, r.body);
-        return;
+      let outbound: Record<string, string | string[]>;
+      if (again !== undefined && again.policyHeaders === verdict.headers) {
+        outbound = Object.assign({}, again.outbound);
+      } else {
+        try {
+          // Filled into the fresh sanitized map in order, later wins (half the cost of spreading into a new one).
+          outbound = Object.assign(
+            // `req.headers`, not headersDistinct: single-valued fields must stay strings on the way out.
+            stripBasicCredentials(
+              segment,
+              sanitizeRequestHeaders(req.headers, upgrade !== undefined ? keepWebSocket : plainRequest),
+            ),
+            forwardingFor(socket, req.headers.host, segment.port),
+            verdict.headers,
+            // Last, so neither the client nor a policy header can replace the verified identity.
+            d.identityHeaders,
+          );
+        } catch (e) {
+          const r = errorResponse(e);
+          span?.deny("request", r.body);
+          send(res, r.status, r.headers, r.body);
+          return;
+        }
+        if (repeats !== undefined && keyMemo !== undefined && upgrade === undefined) {
+          repeats.remember(socket, req, {
+            target,
+            peer,
+            facts,
+            authn,
+            derived: d,
+            input,
+            keyMemo,
+            policyHeaders: verdict.headers,
+            // This request's map goes upstream (and to the tracer below); the kept one is a copy.
+            outbound: Object.freeze({ ...outbound }),
+          });
+        }
       }
       span?.forward(outbound);
-      // http-proxy copies `req.headers` to the upstream request: replacing it is what makes the stripping stick.
+      // http-proxy copies `req.headers` to the upstream request: replacing it is what makes the stripping
+      // stick. `req.url` is what it requests upstream: the normalised target, exactly what the policy decided on.
       req.headers = outbound as IncomingMessage["headers"];
-      (req as Gated)[ALLOWED_TARGET] = target.upstreamTarget;
+      req.url = target.upstreamTarget;
       forward(req, res, next);
     } catch (e) {
       log({ segment: segment.name, event: "internal_error", error: String(e) });
@@ -357,8 +422,6 @@ export function createSegmentApp(o: AppOptions): Express {
         log: (e) => log({ segment: segment.name, ...e }),
       }),
     ],
-    // The normalised target, not `req.url`: the upstream must serve exactly what the policy decided on.
-    pathRewrite: (_path, req) => (req as Gated)[ALLOWED_TARGET] ?? "/",
     on: {
       error: (err, _req, res) => {
         log({ segment: segment.name, event: "upstream_error", error: err.message });
@@ -372,17 +435,8 @@ export function createSegmentApp(o: AppOptions): Express {
       },
     },
   });
+  /** The gate's allow path, its only caller: no other route leads to the proxy. */
   function forward(req: Request, res: Response, next: NextFunction): void {
-    // Defence in depth: only requests the gate marked as allowed may reach the proxy.
-    if ((req as Gated)[ALLOWED_TARGET] === undefined) {
-      send(
-        res,
-        403,
-        { "content-type": "application/json" },
-        JSON.stringify({ error: "access_denied", error_description: "access denied" }),
-      );
-      return;
-    }
     // An allowed WebSocket handshake (upgrade.ts) is handed to the proxy as a socket, not a request.
     if (proxyUpgrade(req, proxy)) return;
     void proxy(req, res, next);

@@ -9,6 +9,7 @@ import {
   LruDecisionCache,
   type DecisionBounds,
   type DecisionCache,
+  type DecisionKeyMemo,
   type DeciderStats,
   type InputPathList,
 } from "../../pdp/cache/index.js";
@@ -39,7 +40,7 @@ export interface Pdp {
    * The decision document for `input`, a promise of it (a remote PDP, an L2 cache lookup), or undefined
    * when the entrypoint is undefined. Throws (or rejects) when the policy could not be evaluated.
    */
-  decide(input: Record<string, unknown>, context?: DecisionContext): unknown;
+  decide(input: Record<string, unknown>, context?: DecisionContext, keyMemo?: DecisionKeyMemo): unknown;
   /** Names the policy and data that decide; a cache keys on it, so a new revision is never served old answers. */
   readonly revision?: string;
   readonly entrypoint?: string;
@@ -161,12 +162,12 @@ export function cachedPdp(inner: Pdp, cache: DecisionCache, o: CachedPdpOptions)
     revision,
     entrypoint,
     inputPaths,
-    decide(input, context) {
+    decide(input, context, keyMemo) {
       if (context === undefined || revision === undefined || entrypoint === undefined) {
         decider.stats.bypassed++;
         return inner.decide(input, context);
       }
-      return decider.decide({ revision, entrypoint, input, bounds: context, inputPaths }, () =>
+      return decider.decide({ revision, entrypoint, input, bounds: context, inputPaths, keyMemo }, () =>
         inner.decide(input, context),
       );
     },
@@ -304,10 +305,11 @@ export function enforce(
   pdp: Pdp,
   input: Record<string, unknown>,
   o: EnforceOptions,
+  keyMemo?: DecisionKeyMemo,
 ): Verdict | Promise<Verdict> {
   let raw: unknown;
   try {
-    raw = pdp.decide(input, o.context);
+    raw = pdp.decide(input, o.context, keyMemo);
   } catch (e) {
     return unavailable(e);
   }

@@ -8,7 +8,7 @@ import type { ServerOptions } from "node:https";
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import type { PeerFacts } from "../authn/types.js";
 import type { SegmentTls } from "../config/index.js";
-import { parseSpiffeId } from "../pki/index.js";
+import { parseSpiffeId } from "../pki/spiffe.js";
 
 export interface PeerCert {
   subject: string;

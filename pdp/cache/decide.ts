@@ -4,7 +4,13 @@
 // errors propagate to the caller (a deny there) and are never stored.
 import { decisionKey, type InputPathList } from "./key.js";
 import { decisionTtlMs } from "./ttl.js";
-import type { CachedDecision, DecisionBounds, DecisionCache, DeciderStats } from "./types.js";
+import type {
+  CachedDecision,
+  DecisionBounds,
+  DecisionCache,
+  DecisionKeyMemo,
+  DeciderStats,
+} from "./types.js";
 
 export interface DeciderOptions {
   cache: DecisionCache;
@@ -24,6 +30,8 @@ export interface DecisionRequest {
    * Undefined: the whole input is keyed.
    */
   inputPaths?: InputPathList;
+  /** The caller's memo for a repeated request (DecisionKeyMemo): the key is derived once per revision. */
+  keyMemo?: DecisionKeyMemo;
 }
 
 /** What the evaluation returns: the decision, or a promise of it (a remote PDP). */
@@ -66,14 +74,7 @@ export class CachedDecider {
   /** The decision for the request: synchronous on an L1 hit and with a synchronous evaluate. */
   decide(req: DecisionRequest, evaluate: Evaluate): unknown {
     if (!(this.ttlS > 0)) return this.bypass(evaluate);
-    const key = decisionKey({
-      revision: req.revision,
-      entrypoint: req.entrypoint,
-      input: req.input,
-      attestationIssuedAt: req.bounds.attestation?.issuedAt,
-      inputPaths: req.inputPaths,
-      subjects: req.bounds.subjects,
-    });
+    const key = this.keyOf(req);
     if (key === undefined) return this.bypass(evaluate);
     const nowMs = this.now();
     // Credentials already past their expiry get no cached answer, whatever entry their input would find:
@@ -98,6 +99,24 @@ export class CachedDecider {
       );
     }
     return this.answer(found, key, req, evaluate, nowMs);
+  }
+
+  private keyOf(req: DecisionRequest): string | undefined {
+    const memo = req.keyMemo;
+    if (memo?.key !== undefined && memo.revision === req.revision) return memo.key;
+    const key = decisionKey({
+      revision: req.revision,
+      entrypoint: req.entrypoint,
+      input: req.input,
+      attestationIssuedAt: req.bounds.attestation?.issuedAt,
+      inputPaths: req.inputPaths,
+      subjects: req.bounds.subjects,
+    });
+    if (memo !== undefined && key !== undefined) {
+      memo.key = key;
+      memo.revision = req.revision;
+    }
+    return key;
   }
 
   private answer(

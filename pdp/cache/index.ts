@@ -21,4 +21,10 @@ export {
   type TieredCacheOptions,
   type TieredStats,
 } from "./tiered.js";
-export type { CachedDecision, DecisionBounds, DecisionCache, DeciderStats } from "./types.js";
+export type {
+  CachedDecision,
+  DecisionBounds,
+  DecisionCache,
+  DecisionKeyMemo,
+  DeciderStats,
+} from "./types.js";

@@ -39,6 +39,18 @@ export interface DecisionBounds {
   attestation?: { issuedAt: number; expiresAt?: number };
 }
 
+/**
+ * Where a caller lets the decider keep a request's cache key between requests. Passing the same memo
+ * promises that the inputs and bounds are the same at every value the key reads: the same policy-read
+ * paths (request time and trace noise aside) and the same subjects. The gateway keeps one per keep-alive
+ * connection's repeated request head (gateway/server/repeat.ts); the key is recomputed whenever the
+ * policy revision changed since it was stored.
+ */
+export interface DecisionKeyMemo {
+  key?: string;
+  revision?: string;
+}
+
 export interface DeciderStats {
   /** Lookups answered from the cache. */
   hits: number;

@@ -15,7 +15,8 @@ import type { DecisionRecord } from "./types.js";
 
 /** The PDP the way a PEP calls it (gateway/server/enforce.ts's Pdp fits). */
 export interface DecidingPdp<C = unknown> {
-  decide(input: Record<string, unknown>, context?: C): unknown;
+  /** `memo`: passed through untouched (the gateway's decision-key memo, pdp/cache DecisionKeyMemo). */
+  decide(input: Record<string, unknown>, context?: C, memo?: never): unknown;
   readonly revision?: string;
   readonly entrypoint?: string;
 }
@@ -92,19 +93,19 @@ export class PepDecisionLog {
 
   private evaluating<C, P extends DecidingPdp<C>>(pdp: P): P {
     const evaluated = this.evaluated;
-    return withDecide(pdp, (input: Record<string, unknown>, context?: C): unknown => {
+    return withDecide(pdp, (input: Record<string, unknown>, context?: C, memo?: never): unknown => {
       evaluated.add(input);
-      return pdp.decide(input, context);
+      return pdp.decide(input, context, memo);
     });
   }
 
   private observed<C, P extends DecidingPdp<C>>(pdp: P): P {
     this.pdp = pdp as DecidingPdp<never>;
     const outcomes = this.outcomes;
-    return withDecide(pdp, (input: Record<string, unknown>, context?: C): unknown => {
+    return withDecide(pdp, (input: Record<string, unknown>, context?: C, memo?: never): unknown => {
       let r: unknown;
       try {
-        r = pdp.decide(input, context);
+        r = pdp.decide(input, context, memo);
       } catch (error) {
         outcomes.set(input, { error });
         throw error;

@@ -52,6 +52,26 @@ describe("CachedDecider", () => {
     expect(d.stats).toMatchObject({ hits: 1, misses: 1, stored: 1 });
   });
 
+  it("a key memo keeps the first request's key for its revision, and is derived again for a new one", () => {
+    const d = new CachedDecider({ cache: new LruDecisionCache({ maxEntries: 10 }), ttlS: 60 });
+    const keyMemo = {};
+    const ev = evaluator({ allow: true }, { allow: false });
+    expect(d.decide(request({ keyMemo }), ev.fn)).toEqual({ allow: true });
+    expect(keyMemo).toMatchObject({ revision: "rev-1", key: expect.stringMatching(/^pd1:/) });
+    // The caller promised the same values: the memo'd key answers even an input that differs (here on
+    // purpose, to show the key was not derived again).
+    const other = request({ keyMemo }, { request: { path: "/elsewhere", time_ns: 2 } });
+    expect(d.decide(other, ev.fn)).toEqual({ allow: true });
+    expect(ev.calls).toBe(1);
+    expect(d.decide(request({}, { request: { path: "/elsewhere", time_ns: 2 } }), ev.fn)).toEqual({
+      allow: false,
+    });
+    // A new revision: the key is derived from this request's input and the memo follows it.
+    expect(d.decide(request({ keyMemo, revision: "rev-2" }), ev.fn)).toEqual({ allow: false });
+    expect(keyMemo).toMatchObject({ revision: "rev-2" });
+    expect(ev.calls).toBe(3);
+  });
+
   it("returns a frozen decision that every hit shares", () => {
     const d = new CachedDecider({ cache: new LruDecisionCache({ maxEntries: 10 }), ttlS: 60 });
     const ev = evaluator({ allow: true, headers: { a: "1" } });
