@@ -84,7 +84,7 @@ interface Prepared {
   keyMemo: DecisionKeyMemo;
   /** The policy headers the upstream headers were built with: a different decision rebuilds them. */
   policyHeaders: Readonly<Record<string, string>>;
-  /** The upstream headers, never handed to a request itself: each repeat gets its own copy. */
+  /** The upstream headers as the gate built them; each repeat gets its own copy. */
   outbound: Readonly<Record<string, string | string[]>>;
 }
 
@@ -386,8 +386,9 @@ export function createSegmentApp(o: AppOptions): Express {
             input,
             keyMemo,
             policyHeaders: verdict.headers,
-            // This request's map goes upstream (and to the tracer below); the kept one is a copy.
-            outbound: Object.freeze({ ...outbound }),
+            // Kept as handed upstream: http-proxy copies a GET's headers and changes none of them; the
+            // tracer adds its own `traceparent`, so with a span the kept map is a copy taken before that.
+            outbound: span ? { ...outbound } : outbound,
           });
         }
       }
