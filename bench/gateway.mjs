@@ -8,7 +8,7 @@
 //   4. the same with a fresh token on every request (pre-minted, rotated through, never repeated unless
 //      the run needs more than were minted — the output says so);
 //   5. p99 at about half of each one's max rate (autocannon overallRate, and an evenly paced open-loop
-//      client), gateway vs baseline;
+//      client in a process of its own), gateway vs baseline;
 //   6. the gateway on the attested segment (the shipped policy unchanged: payments is sensitive, so the
 //      agent needs an affirming attestation), the same token and the same passport EAR (issued by the
 //      reference verifier) on every request — the cost of a passport whose verification is cached by
@@ -436,9 +436,45 @@ function paced(o, rate, duration) {
   });
 }
 
+// The paced client runs in a process of its own (pinned with the other load to CPU 0): this process
+// holds the fresh-token lists and autocannon's state, and its garbage collections would stall the pacer
+// and show up as "latency" of whichever proxy was being measured.
+async function pacedChild() {
+  const proc = fork(self, [], {
+    env: { ...process.env, BENCH_ROLE: "pacer" },
+    execArgv: [],
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
+  });
+  await new Promise((resolve, reject) => {
+    proc.once("error", reject);
+    proc.once("message", resolve);
+  });
+  pin(proc.pid);
+  const run = (o, rate, duration) =>
+    new Promise((resolve) => {
+      proc.once("message", resolve);
+      proc.send({ o: { url: o.url, tlsOptions: o.tlsOptions, headers: o.headers }, rate, duration });
+    });
+  return { run, close: () => proc.kill() };
+}
+
+async function pacerRole() {
+  process.on("message", async (m) => process.send(await paced(m.o, m.rate, m.duration)));
+  process.send({ ready: true });
+}
+
 async function measurePaced(o, rate) {
-  if (WARMUP > 0) await paced(o, rate, WARMUP);
-  const r = await counted(o, () => paced(o, rate, DURATION));
+  const pacer = await pacedChild();
+  try {
+    if (WARMUP > 0) await pacer.run(o, rate, WARMUP);
+    const r = await counted(o, () => pacer.run(o, rate, DURATION));
+    return checkedPaced(o, r);
+  } finally {
+    pacer.close();
+  }
+}
+
+function checkedPaced(o, r) {
   if (r.bad || r.errors || r.ok === 0) {
     throw new Error(`${o.name}: ${r.bad} non-2xx responses, ${r.errors} errors, ${r.ok} 2xx`);
   }
@@ -596,6 +632,8 @@ async function main() {
         freshWrapped ||= next > tokens.length;
       }
     }
+    // Tens of MB of token text: not kept alive through the runs that follow.
+    tokens = [];
     const medianRun = (runs) =>
       runs.length ? [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)] : undefined;
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -796,5 +834,6 @@ async function main() {
 
 // Last, so that every module-level constant above is initialised.
 const role = process.env.BENCH_ROLE;
-if (role) await child(role, process.env.BENCH_DIR, process.env.BENCH_UPSTREAM);
+if (role === "pacer") await pacerRole();
+else if (role) await child(role, process.env.BENCH_DIR, process.env.BENCH_UPSTREAM);
 else await main();

@@ -8,11 +8,9 @@ import { createCA, issueServerCert, issueSvid, loadCA, type Issued } from "./cer
 import { parseSpiffeId } from "./spiffe.js";
 import { createIssuer, loadIssuer, signAccessToken, type DevIssuer } from "./tokens.js";
 
-export const DEV_TRUST_DOMAIN = "demo.portcullis";
-export const DEV_ISSUER = "https://issuer.demo.portcullis";
-export const DEV_AUDIENCE = "payments";
-export const DEV_SCOPE = "payments:read payments:write";
-export const DEV_DIR = ".portcullis/demo";
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_SCOPE, DEV_TRUST_DOMAIN } from "./names.js";
+
+export { DEV_AUDIENCE, DEV_DIR, DEV_ISSUER, DEV_SCOPE, DEV_TRUST_DOMAIN } from "./names.js";
 
 export interface DevSvid {
   /** File stem: `<name>.pem` / `<name>.key`. */

@@ -3,7 +3,7 @@
 // the gateway benchmark and the gateway tests.
 import { join } from "node:path";
 import { DEFAULTS, type Segment, type SegmentAttestation } from "../config/index.js";
-import { DEV_AUDIENCE, DEV_ISSUER, DEV_TRUST_DOMAIN } from "../pki/index.js";
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_TRUST_DOMAIN } from "../pki/names.js";
 
 export function demoSegment(
   dir: string,
