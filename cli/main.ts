@@ -60,9 +60,8 @@ export async function main(argv: string[], io: IO = processIO): Promise<ExitCode
     return 2;
   }
   try {
-    return await (
-      await load()
-    )(rest, io);
+    const command = await load();
+    return await command(rest, io);
   } catch (e) {
     // parseArgs reports unknown or malformed options as TypeErrors with an ERR_PARSE_ARGS_* code.
     const code = (e as NodeJS.ErrnoException).code;
