@@ -74,16 +74,11 @@ export const DEFAULTS = {
 /** Asymmetric JWS algorithms only (lib/jws_algorithms.ts). */
 export const ALLOWED_ALGORITHMS: readonly string[] = ASYMMETRIC_JWS_ALGORITHMS;
 
+/** The keys of a local JWT verifier (JwtVerifierConfig): `bearer`, `dpop` and `session`. */
+const JWT_VERIFIER_KEYS = ["issuer", "audience", "jwks_uri", "jwks_file", "algorithms", "clock_skew_s"];
+
 /** The keys of an RFC 9068 access-token verifier, shared by `bearer` and `dpop` (accessToken()). */
-const ACCESS_TOKEN_KEYS = [
-  "issuer",
-  "audience",
-  "jwks_uri",
-  "jwks_file",
-  "algorithms",
-  "clock_skew_s",
-  "max_token_bytes",
-];
+const ACCESS_TOKEN_KEYS = [...JWT_VERIFIER_KEYS, "max_token_bytes"];
 
 const AUTHENTICATOR_KINDS = [
   "bearer",
@@ -934,12 +929,7 @@ class Validator extends YamlValidator {
         case "session": {
           const b = this.obj(o.session, p, [
             "cookie",
-            "issuer",
-            "audience",
-            "jwks_uri",
-            "jwks_file",
-            "algorithms",
-            "clock_skew_s",
+            ...JWT_VERIFIER_KEYS,
             "max_cookie_bytes",
             "allowed_origins",
           ]);

@@ -151,13 +151,17 @@ export interface Limits {
   max_body_bytes: number;
 }
 
-export interface BearerConfig {
+/** The settings of a local JWT verifier against an issuer's JWKS (`bearer`, `dpop`, `session`). */
+export interface JwtVerifierConfig<Audience extends string | string[] = string[]> {
   issuer: string;
-  audience: string[];
+  audience: Audience;
   jwks_uri?: string;
   jwks_file?: string;
   algorithms: string[];
   clock_skew_s: number;
+}
+
+export interface BearerConfig extends JwtVerifierConfig {
   max_token_bytes: number;
 }
 
@@ -214,15 +218,9 @@ export interface JwtAssertionConfig {
   clock_skew_s: number;
 }
 
-export interface SessionConfig {
+export interface SessionConfig extends JwtVerifierConfig<string> {
   /** Cookie carrying the session JWT; default `__Host-portcullis-session`. */
   cookie: string;
-  issuer: string;
-  audience: string;
-  jwks_uri?: string;
-  jwks_file?: string;
-  algorithms: string[];
-  clock_skew_s: number;
   max_cookie_bytes: number;
   /** Origins besides the gateway's own allowed to send state-changing requests with the cookie (CSRF). */
   allowed_origins: string[];

@@ -34,7 +34,7 @@ import { segmentCredentialHeaders } from "./credential_headers.js";
 import type { DecisionKeyMemo } from "../../pdp/cache/index.js";
 import { decisionContext, enforce, type EnforceOptions, type Pdp } from "./enforce.js";
 import { buildInput, callerType, type Caller } from "./input.js";
-import { RepeatMemo } from "./repeat.js";
+import { isRepeatable, RepeatMemo } from "./repeat.js";
 import { peerFromSocket, type VerifiedPeer } from "./tls.js";
 import { compileTranslation } from "./translate.js";
 import { proxyUpgrade, upgradeOf } from "./upgrade.js";
@@ -75,10 +75,10 @@ type Authenticated = Extract<CombinedResult, { ok: true }>;
 /** What an allowed request's head yielded, for the connection's next request with the same head (repeat.ts). */
 interface Prepared {
   target: NormalizedTarget;
-  peer: VerifiedPeer | undefined;
   facts: RequestFacts;
   /** The (frozen) outcome those facts authenticated to; the rest holds only while they still give it. */
   authn: Authenticated;
+  /** Derived for that outcome and the connection's peer (`derived.peer`). */
   derived: Derived;
   input: Record<string, unknown>;
   keyMemo: DecisionKeyMemo;
@@ -204,8 +204,9 @@ export function createSegmentApp(o: AppOptions): Express {
       let target: NormalizedTarget;
       let peer: VerifiedPeer | undefined;
       let facts: RequestFacts;
-      if (prev !== undefined && currentPeer(socket) === prev.peer) {
-        ({ target, peer, facts } = prev);
+      if (prev !== undefined && currentPeer(socket) === prev.derived.peer) {
+        ({ target, facts } = prev);
+        peer = prev.derived.peer;
         span?.record({ path: target.path });
         if (peer) span?.record({ peerSpiffeId: peer.facts.spiffeId });
       } else {
@@ -317,7 +318,13 @@ export function createSegmentApp(o: AppOptions): Express {
               localId: d.localId,
               ...(attested ? { attestation: attested } : {}),
             });
-      const keyMemo: DecisionKeyMemo | undefined = again?.keyMemo ?? (repeats ? {} : undefined);
+      // Where this request's derivations are kept for the connection's next one (repeat.ts); a repeat is
+      // repeatable by construction.
+      const keeper =
+        repeats !== undefined && upgrade === undefined && (again !== undefined || isRepeatable(req))
+          ? repeats
+          : undefined;
+      const keyMemo: DecisionKeyMemo | undefined = again?.keyMemo ?? (keeper ? {} : undefined);
       // The context lets a decision cache bound the entry by the credentials' expiry and index it by subject.
       const decidedFrom = o.onDecision ? process.hrtime.bigint() : 0n;
       const decided = enforce(
@@ -376,10 +383,9 @@ export function createSegmentApp(o: AppOptions): Express {
           send(res, r.status, r.headers, r.body);
           return;
         }
-        if (repeats !== undefined && keyMemo !== undefined && upgrade === undefined) {
-          repeats.remember(socket, req, {
+        if (keeper !== undefined && keyMemo !== undefined) {
+          keeper.remember(socket, req, {
             target,
-            peer,
             facts,
             authn,
             derived: d,

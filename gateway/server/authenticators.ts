@@ -12,7 +12,7 @@ import { PskAuthenticator } from "../authn/psk.js";
 import { SessionAuthenticator } from "../authn/session.js";
 import type { Authenticator } from "../authn/types.js";
 import { quote } from "../authn/www_authenticate.js";
-import type { Authenticators, Segment } from "../config/index.js";
+import type { Authenticators, JwtVerifierConfig, Segment } from "../config/index.js";
 import type { OutboundHeaders } from "../http/headers.js";
 
 /** The header `jwt_assertion` reads; the config has no key for it yet. */
@@ -20,8 +20,8 @@ export const JWT_ASSERTION_HEADER = "x-jwt-assertion";
 
 type Kind = keyof Authenticators;
 
-/** The access-token verifier settings `bearer` and `dpop` share (config accessToken()). */
-function accessTokenSettings(c: NonNullable<Authenticators["bearer"]>) {
+/** The JWT verifier settings `bearer`, `dpop` and `session` share (config JwtVerifierConfig). */
+function jwtVerifierSettings<A extends string | string[]>(c: JwtVerifierConfig<A>): JwtVerifierConfig<A> {
   return {
     issuer: c.issuer,
     audience: c.audience,
@@ -29,8 +29,12 @@ function accessTokenSettings(c: NonNullable<Authenticators["bearer"]>) {
     jwks_uri: c.jwks_uri,
     algorithms: c.algorithms,
     clock_skew_s: c.clock_skew_s,
-    max_token_bytes: c.max_token_bytes,
   };
+}
+
+/** The access-token verifier settings `bearer` and `dpop` share (config accessToken()). */
+function accessTokenSettings(c: NonNullable<Authenticators["bearer"]>) {
+  return { ...jwtVerifierSettings(c), max_token_bytes: c.max_token_bytes };
 }
 
 const builders: {
@@ -84,12 +88,7 @@ const builders: {
   session: (c) =>
     new SessionAuthenticator({
       cookie: c.cookie,
-      issuer: c.issuer,
-      audience: c.audience,
-      jwks_file: c.jwks_file,
-      jwks_uri: c.jwks_uri,
-      algorithms: c.algorithms,
-      clock_skew_s: c.clock_skew_s,
+      ...jwtVerifierSettings(c),
       max_cookie_bytes: c.max_cookie_bytes,
       allowed_origins: c.allowed_origins,
     }),

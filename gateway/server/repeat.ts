@@ -52,12 +52,8 @@ export class RepeatMemo<T> {
     return e.value;
   }
 
-  /** Keeps `value` for `req`'s connection (replacing the previous request's); only repeatable requests. */
+  /** Keeps `value` for `req`'s connection, replacing the previous request's; the caller checked isRepeatable. */
   remember(socket: TLSSocket, req: IncomingMessage, value: T): void {
-    if (!isRepeatable(req)) {
-      this.last.delete(socket);
-      return;
-    }
     this.last.set(socket, {
       rawHeaders: req.rawHeaders,
       method: req.method ?? "",
